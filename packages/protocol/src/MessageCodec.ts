@@ -1,0 +1,266 @@
+import { Either, Option, Schema, SchemaAST } from "effect"
+import type { ParseResult } from "effect"
+import * as BrokerMessage from "./BrokerMessage.js"
+import * as DataRequest from "./DataRequest.js"
+import { findForbiddenKeyPath, formatPath, isJsonObject, preview } from "./internal/json.js"
+import { MalformedFrame, UnencodableMessage } from "./MalformedFrame.js"
+import * as RunnerMessage from "./RunnerMessage.js"
+import { TaskErrorPayload } from "./TaskErrorPayload.js"
+import * as TaskSettings from "./TaskSettings.js"
+
+/** What `ws` hands to a message listener: text, or binary in one of its shapes. */
+export type Frame = string | Uint8Array | ArrayBuffer | ReadonlyArray<Uint8Array>
+
+/** Decoding limits. */
+export interface DecodeOptions {
+  /** Frames longer than this many bytes are rejected before parsing. Default: no limit. */
+  readonly maxBytes?: number
+}
+
+type Side = "broker" | "runner"
+
+const utf8 = new TextDecoder("utf-8", { fatal: true })
+
+const frameText = (frame: Frame, from: Side, maxBytes: number): Either.Either<string, MalformedFrame> => {
+  if (typeof frame === "string") {
+    // A string's UTF-8 length is at least its UTF-16 length, so this check never rejects early.
+    if (frame.length > maxBytes && Buffer.byteLength(frame, "utf8") > maxBytes) {
+      return Either.left(new MalformedFrame({ from, reason: "TooLarge", detail: tooLarge(maxBytes) }))
+    }
+    return Either.right(frame)
+  }
+  const bytes = frame instanceof ArrayBuffer
+    ? new Uint8Array(frame)
+    : frame instanceof Uint8Array
+    ? frame
+    : Buffer.concat(frame)
+  if (bytes.byteLength > maxBytes) {
+    return Either.left(new MalformedFrame({ from, reason: "TooLarge", detail: tooLarge(maxBytes) }))
+  }
+  try {
+    return Either.right(utf8.decode(bytes))
+  } catch {
+    return Either.left(new MalformedFrame({ from, reason: "InvalidUtf8", detail: "the frame is not valid UTF-8" }))
+  }
+}
+
+const tooLarge = (maxBytes: number) => `the frame is larger than the ${maxBytes} byte limit`
+
+// `__proto__` can only appear as a key literally or through a \u escape; only then is the parsed
+// tree walked, so ordinary large payloads pay nothing for the check.
+const mayHideForbiddenKey = (text: string): boolean => text.includes("__proto__") || text.includes("\\u")
+
+const parseObject = (text: string, from: Side): Either.Either<Record<string, unknown>, MalformedFrame> => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(text)
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : "unparsable JSON"
+    return Either.left(new MalformedFrame({ from, reason: "InvalidJson", detail: `invalid JSON: ${detail}` }))
+  }
+  if (!isJsonObject(parsed)) {
+    const kind = parsed === null ? "null" : Array.isArray(parsed) ? "an array" : typeof parsed
+    return Either.left(
+      new MalformedFrame({ from, reason: "NotAnObject", detail: `expected a JSON object, got ${kind}` })
+    )
+  }
+  if (mayHideForbiddenKey(text)) {
+    const path = findForbiddenKeyPath(parsed)
+    if (path !== undefined) {
+      return Either.left(
+        new MalformedFrame({
+          from,
+          reason: "ForbiddenKey",
+          path: formatPath(path),
+          detail: "the key \"__proto__\" is not allowed"
+        })
+      )
+    }
+  }
+  return Either.right(parsed)
+}
+
+/**
+ * Finds the most specific failure of a parse issue, with its path, and renders it without dumping
+ * values. For a union, the member that got furthest into the value wins; if none got past the
+ * union itself, the union as a whole is what was expected.
+ */
+const describeIssue = (issue: ParseResult.ParseIssue): { readonly path: string; readonly detail: string } => {
+  const leaf = findLeaf(issue)
+  return { path: formatPath(leaf.path), detail: leaf.detail }
+}
+
+interface Leaf {
+  readonly path: ReadonlyArray<PropertyKey>
+  readonly detail: string
+}
+
+const findLeaf = (issue: ParseResult.ParseIssue): Leaf => {
+  switch (issue._tag) {
+    case "Pointer": {
+      const inner = findLeaf(issue.issue)
+      const here = Array.isArray(issue.path) ? (issue.path as ReadonlyArray<PropertyKey>) : [issue.path as PropertyKey]
+      return { path: [...here, ...inner.path], detail: inner.detail }
+    }
+    case "Composite": {
+      const issues = Array.isArray(issue.issues)
+        ? (issue.issues as ReadonlyArray<ParseResult.ParseIssue>)
+        : [issue.issues as ParseResult.ParseIssue]
+      const leaves = issues.map(findLeaf)
+      const deepest = leaves.reduce((best, leaf) => (leaf.path.length > best.path.length ? leaf : best))
+      if (leaves.length > 1 && deepest.path.length === 0) {
+        return { path: [], detail: `expected ${expected(issue.ast)}, got ${preview(issue.actual)}` }
+      }
+      return deepest
+    }
+    case "Transformation":
+      return findLeaf(issue.issue)
+    case "Refinement":
+      return issue.kind === "From" ? findLeaf(issue.issue) : { path: [], detail: refinementDetail(issue) }
+    case "Missing":
+      return { path: [], detail: "is missing" }
+    case "Unexpected":
+      return { path: [], detail: "is not allowed here" }
+    case "Forbidden":
+      return { path: [], detail: "cannot be decoded synchronously" }
+    case "Type":
+      return { path: [], detail: `expected ${expected(issue.ast)}, got ${preview(issue.actual)}` }
+  }
+}
+
+const refinementDetail = (issue: ParseResult.Refinement): string => {
+  // A predicate returning a string is our own message; otherwise describe the refinement.
+  if (issue.issue._tag === "Type" && issue.issue.message !== undefined) return issue.issue.message
+  return `expected ${expected(issue.ast)}, got ${preview(issue.actual)}`
+}
+
+// Keywords describe themselves ("number"); declared schemas (items) carry a description.
+const expected = (ast: SchemaAST.AST): string =>
+  SchemaAST.isDeclaration(ast)
+    ? Option.getOrElse(SchemaAST.getDescriptionAnnotation(ast), () => String(ast))
+    : String(ast)
+
+const makeDecoder = <Table extends Record<string, Schema.Schema.AnyNoContext>>(table: Table, from: Side) => {
+  const decoders = new Map<string, (u: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+  for (const [type, schema] of Object.entries(table)) {
+    decoders.set(type, Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" }))
+  }
+  return (
+    frame: Frame,
+    options?: DecodeOptions
+  ): Either.Either<Schema.Schema.Type<Table[keyof Table]>, MalformedFrame> =>
+    Either.flatMap(
+      frameText(frame, from, options?.maxBytes ?? Number.POSITIVE_INFINITY),
+      (text) =>
+        Either.flatMap(parseObject(text, from), (object) => {
+          const type = object["type"]
+          if (typeof type !== "string") {
+            return Either.left(
+              new MalformedFrame({
+                from,
+                reason: "MissingType",
+                path: "type",
+                detail: "expected a string message type"
+              })
+            )
+          }
+          const decode = decoders.get(type)
+          if (decode === undefined) {
+            return Either.left(
+              new MalformedFrame({ from, reason: "UnknownType", detail: `unknown message type ${preview(type, 100)}` })
+            )
+          }
+          return Either.mapLeft(decode(object), (error) => {
+            const { detail, path } = describeIssue(error.issue)
+            return new MalformedFrame({ from, reason: "InvalidField", messageType: type, path, detail })
+          }) as Either.Either<Schema.Schema.Type<Table[keyof Table]>, MalformedFrame>
+        })
+    )
+}
+
+/** Decodes a frame a broker sent (what a runner receives). Never throws. */
+export const decodeBrokerMessage: (
+  frame: Frame,
+  options?: DecodeOptions
+) => Either.Either<BrokerMessage.BrokerMessage, MalformedFrame> = makeDecoder(BrokerMessage.schemas, "broker")
+
+/** Decodes a frame a runner sent (what a broker receives). Never throws. */
+export const decodeRunnerMessage: (
+  frame: Frame,
+  options?: DecodeOptions
+) => Either.Either<RunnerMessage.RunnerMessage, MalformedFrame> = makeDecoder(RunnerMessage.schemas, "runner")
+
+const makeEncoder = <M extends { readonly type: string }>(table: Record<string, Schema.Schema.AnyNoContext>) => {
+  const encoders = new Map<string, (a: unknown) => Either.Either<unknown, ParseResult.ParseError>>()
+  for (const [type, schema] of Object.entries(table)) {
+    encoders.set(type, Schema.encodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" }))
+  }
+  return (message: M): Either.Either<string, UnencodableMessage> => {
+    const encode = encoders.get(message.type)
+    if (encode === undefined) {
+      return Either.left(new UnencodableMessage({ messageType: message.type, detail: "unknown message type" }))
+    }
+    return Either.flatMap(
+      Either.mapLeft(encode(message), (error) => {
+        const { detail, path } = describeIssue(error.issue)
+        return new UnencodableMessage({ messageType: message.type, detail: `${path}: ${detail}` })
+      }),
+      (encoded) => {
+        try {
+          return Either.right(JSON.stringify(encoded))
+        } catch (error) {
+          const detail = error instanceof Error ? error.message : "JSON.stringify failed"
+          return Either.left(new UnencodableMessage({ messageType: message.type, detail }))
+        }
+      }
+    )
+  }
+}
+
+/** Encodes a message for a runner to send: n8n's JSON (camelCase keys, no `undefined` keys). */
+export const encodeRunnerMessage: (message: RunnerMessage.RunnerMessage) => Either.Either<string, UnencodableMessage> =
+  makeEncoder(RunnerMessage.schemas)
+
+/** Encodes a message for a broker to send. */
+export const encodeBrokerMessage: (message: BrokerMessage.BrokerMessage) => Either.Either<string, UnencodableMessage> =
+  makeEncoder(BrokerMessage.schemas)
+
+const makePayloadDecoder = <A>(
+  schema: Schema.Schema<A>,
+  from: Side,
+  messageType: string,
+  field: string
+): (payload: unknown) => Either.Either<A, MalformedFrame> => {
+  const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
+  return (payload) =>
+    Either.mapLeft(decode(payload), (error) => {
+      const { detail, path } = describeIssue(error.issue)
+      return new MalformedFrame({
+        from,
+        reason: "InvalidField",
+        messageType,
+        path: path === "(root)" ? field : path.startsWith("[") ? `${field}${path}` : `${field}.${path}`,
+        detail
+      })
+    })
+}
+
+/** Decodes `broker:tasksettings.settings` of a task, by its task type. */
+export const decodeTaskSettings = {
+  javascript: makePayloadDecoder(TaskSettings.JsTaskSettings, "broker", "broker:tasksettings", "settings"),
+  python: makePayloadDecoder(TaskSettings.PythonTaskSettings, "broker", "broker:tasksettings", "settings")
+} as const
+
+/** Decodes `broker:taskdataresponse.data`. */
+export const decodeDataRequestResponse: (
+  data: unknown
+) => Either.Either<DataRequest.DataRequestResponse, MalformedFrame> = makePayloadDecoder(
+  DataRequest.DataRequestResponse,
+  "broker",
+  "broker:taskdataresponse",
+  "data"
+)
+
+/** Decodes `runner:taskerror.error` when it has n8n's usual shape (a broker reads it this way). */
+export const decodeTaskErrorPayload: (error: unknown) => Either.Either<TaskErrorPayload, MalformedFrame> =
+  makePayloadDecoder(TaskErrorPayload, "runner", "runner:taskerror", "error")

@@ -1,0 +1,4 @@
+import type { UserConfig } from "vitest/config"
+
+/** Settings every package's `vitest.config.ts` merges its own into. */
+export declare const shared: UserConfig
