@@ -85,7 +85,9 @@ const parseObject = (text: string, from: Side): Either.Either<Record<string, unk
  * values. For a union, the member that got furthest into the value wins; if none got past the
  * union itself, the union as a whole is what was expected.
  */
-const describeIssue = (issue: ParseResult.ParseIssue): { readonly path: string; readonly detail: string } => {
+export const describeParseIssue = (
+  issue: ParseResult.ParseIssue
+): { readonly path: string; readonly detail: string } => {
   const leaf = findLeaf(issue)
   return { path: formatPath(leaf.path), detail: leaf.detail }
 }
@@ -120,7 +122,7 @@ const findLeaf = (issue: ParseResult.ParseIssue): Leaf => {
     case "Missing":
       return { path: [], detail: "is missing" }
     case "Unexpected":
-      return { path: [], detail: "is not allowed here" }
+      return { path: [], detail: "is not a known field" }
     case "Forbidden":
       return { path: [], detail: "cannot be decoded synchronously" }
     case "Type":
@@ -129,8 +131,16 @@ const findLeaf = (issue: ParseResult.ParseIssue): Leaf => {
 }
 
 const refinementDetail = (issue: ParseResult.Refinement): string => {
-  // A predicate returning a string is our own message; otherwise describe the refinement.
+  // A predicate returning a string, or a `message` annotation, is our own wording; else describe it.
   if (issue.issue._tag === "Type" && issue.issue.message !== undefined) return issue.issue.message
+  const annotation = SchemaAST.getMessageAnnotation(issue.ast)
+  if (Option.isSome(annotation)) {
+    const text = annotation.value(issue)
+    if (typeof text === "string") return text
+    if (typeof text === "object" && text !== null && "message" in text && typeof text.message === "string") {
+      return text.message
+    }
+  }
   return `expected ${expected(issue.ast)}, got ${preview(issue.actual)}`
 }
 
@@ -171,7 +181,7 @@ const makeDecoder = <Table extends Record<string, Schema.Schema.AnyNoContext>>(t
             )
           }
           return Either.mapLeft(decode(object), (error) => {
-            const { detail, path } = describeIssue(error.issue)
+            const { detail, path } = describeParseIssue(error.issue)
             return new MalformedFrame({ from, reason: "InvalidField", messageType: type, path, detail })
           }) as Either.Either<Schema.Schema.Type<Table[keyof Table]>, MalformedFrame>
         })
@@ -202,7 +212,7 @@ const makeEncoder = <M extends { readonly type: string }>(table: Record<string, 
     }
     return Either.flatMap(
       Either.mapLeft(encode(message), (error) => {
-        const { detail, path } = describeIssue(error.issue)
+        const { detail, path } = describeParseIssue(error.issue)
         return new UnencodableMessage({ messageType: message.type, detail: `${path}: ${detail}` })
       }),
       (encoded) => {
@@ -234,7 +244,7 @@ const makePayloadDecoder = <A>(
   const decode = Schema.decodeUnknownEither(schema, { errors: "first", onExcessProperty: "ignore" })
   return (payload) =>
     Either.mapLeft(decode(payload), (error) => {
-      const { detail, path } = describeIssue(error.issue)
+      const { detail, path } = describeParseIssue(error.issue)
       return new MalformedFrame({
         from,
         reason: "InvalidField",

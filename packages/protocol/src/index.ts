@@ -35,3 +35,6 @@ export * from "./TaskResultData.js"
 
 /** Task settings per task type. */
 export * as TaskSettings from "./TaskSettings.js"
+
+/** n8n's environment conventions (`<NAME>_FILE`, quotes). */
+export * from "./N8nEnv.js"

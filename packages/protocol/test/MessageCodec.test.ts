@@ -58,6 +58,11 @@ describe("fixtures: every message type of the spec", () => {
     expect(right(MessageCodec.encodeRunnerMessage(right(MessageCodec.decodeRunnerMessage(frame))))).toBe(frame)
   })
 
+  it("an rpcresponse without data (the helper returned undefined) is valid", () => {
+    const frame = `{"type":"broker:rpcresponse","callId":"c1","taskId":"t1","status":"success"}`
+    expect(right(MessageCodec.encodeBrokerMessage(right(MessageCodec.decodeBrokerMessage(frame))))).toBe(frame)
+  })
+
   it("the dataOfNodes \"all\" form of a data request is valid", () => {
     const frame = JSON.stringify({
       type: "runner:taskdatarequest",

@@ -1,0 +1,17 @@
+import { defineConfig } from "tsup"
+
+// One runnable file: workspace libraries are bundled in (from their TypeScript sources),
+// third-party dependencies stay external and come from node_modules.
+export default defineConfig({
+  entry: { main: "src/main.ts" },
+  format: ["esm"],
+  platform: "node",
+  target: "node20",
+  outDir: "dist",
+  clean: true,
+  sourcemap: true,
+  noExternal: [/^@taskrunner\//],
+  esbuildOptions(options) {
+    options.conditions = ["@taskrunner/source"]
+  }
+})
