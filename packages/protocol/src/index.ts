@@ -38,3 +38,9 @@ export * as TaskSettings from "./TaskSettings.js"
 
 /** n8n's environment conventions (`<NAME>_FILE`, quotes). */
 export * from "./N8nEnv.js"
+
+/** How Code-node JavaScript is wrapped for parsing and running. */
+export * from "./CodeWrapper.js"
+
+/** Errors of analysing and running a task's code. */
+export * from "./TaskErrors.js"
