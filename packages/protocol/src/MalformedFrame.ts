@@ -18,7 +18,7 @@ export type MalformedFrameReason = typeof MalformedFrameReason.Type
 /** A frame from the peer could not be decoded into a protocol message. */
 export class MalformedFrame extends Schema.TaggedError<MalformedFrame>()("MalformedFrame", {
   /** Which side sent the frame. */
-  from: Schema.Literal("broker", "runner"),
+  from: Schema.Literal("broker", "runner", "worker"),
   reason: MalformedFrameReason,
   /** The frame's `type`, when it had a string one. */
   messageType: Schema.optionalWith(Schema.String, { exact: true }),

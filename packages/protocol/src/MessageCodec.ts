@@ -7,6 +7,7 @@ import { MalformedFrame, UnencodableMessage } from "./MalformedFrame.js"
 import * as RunnerMessage from "./RunnerMessage.js"
 import { TaskErrorPayload } from "./TaskErrorPayload.js"
 import * as TaskSettings from "./TaskSettings.js"
+import * as WorkerMessage from "./WorkerMessage.js"
 
 /** What `ws` hands to a message listener: text, or binary in one of its shapes. */
 export type Frame = string | Uint8Array | ArrayBuffer | ReadonlyArray<Uint8Array>
@@ -17,7 +18,7 @@ export interface DecodeOptions {
   readonly maxBytes?: number
 }
 
-type Side = "broker" | "runner"
+type Side = "broker" | "runner" | "worker"
 
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
@@ -274,3 +275,52 @@ export const decodeDataRequestResponse: (
 /** Decodes `runner:taskerror.error` when it has n8n's usual shape (a broker reads it this way). */
 export const decodeTaskErrorPayload: (error: unknown) => Either.Either<TaskErrorPayload, MalformedFrame> =
   makePayloadDecoder(TaskErrorPayload, "runner", "runner:taskerror", "error")
+
+/** Decodes a message frame from a task's child process (untrusted). Never throws. */
+export const decodeFromWorker: (
+  frame: Frame,
+  options?: DecodeOptions
+) => Either.Either<WorkerMessage.FromWorker, MalformedFrame> = makeDecoder({
+  ready: WorkerMessage.WorkerReady,
+  console: WorkerMessage.WorkerConsole,
+  rpc: WorkerMessage.WorkerRpc,
+  done: WorkerMessage.WorkerDone
+}, "worker")
+
+/** Encodes a message for a task's child process. */
+export const encodeToWorker: (message: WorkerMessage.ToWorker) => Either.Either<string, UnencodableMessage> =
+  makeEncoder({
+    task: WorkerMessage.RunTask,
+    rpcResult: WorkerMessage.RpcResult
+  })
+
+/**
+ * Parses JSON that came from outside (a child's result) as data only: never throws, and refuses
+ * `__proto__` keys like frames do.
+ */
+export const parseJson = (text: string | Uint8Array, from: Side): Either.Either<unknown, MalformedFrame> => {
+  const decoded = typeof text === "string" ? Either.right(text) : frameText(text, from, Number.POSITIVE_INFINITY)
+  return Either.flatMap(decoded, (json) => {
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(json)
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : "unparsable JSON"
+      return Either.left(new MalformedFrame({ from, reason: "InvalidJson", detail: `invalid JSON: ${detail}` }))
+    }
+    if (mayHideForbiddenKey(json)) {
+      const path = findForbiddenKeyPath(parsed)
+      if (path !== undefined) {
+        return Either.left(
+          new MalformedFrame({
+            from,
+            reason: "ForbiddenKey",
+            path: formatPath(path),
+            detail: "the key \"__proto__\" is not allowed"
+          })
+        )
+      }
+    }
+    return Either.right(parsed)
+  })
+}

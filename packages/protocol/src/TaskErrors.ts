@@ -39,3 +39,75 @@ export class SecurityViolation extends Schema.TaggedError<SecurityViolation>()("
 export class AnalysisFailed extends Schema.TaggedError<AnalysisFailed>()("AnalysisFailed", {
   message: Schema.String
 }) {}
+
+/** The code threw. For JavaScript, `message` carries n8n's ` [line N]` / ` [line N, for item I]` suffix. */
+export class RuntimeError extends Schema.TaggedError<RuntimeError>()("RuntimeError", {
+  message: Schema.String,
+  /** JS: the error type (`TypeError`), `null` for a plain `Error`. Python: the description or stderr. */
+  description: Schema.NullOr(Schema.String),
+  stack: Schema.optionalWith(Schema.String, { exact: true }),
+  lineNumber: Schema.optionalWith(Schema.Int, { exact: true }),
+  itemIndex: Schema.optionalWith(Schema.Int, { exact: true })
+}) {}
+
+const plural = (n: number) => (n === 1 ? "second" : "seconds")
+
+/** The task ran past its deadline and was stopped. */
+export class TimedOut extends Schema.TaggedError<TimedOut>()("TimedOut", {
+  timeoutSeconds: Schema.Number
+}) {
+  override get message(): string {
+    return `Task execution timed out after ${this.timeoutSeconds} ${plural(this.timeoutSeconds)}`
+  }
+}
+
+/** The task exceeded its memory limit. */
+export class OutOfMemory extends Schema.TaggedError<OutOfMemory>()("OutOfMemory", {
+  limitMb: Schema.Number
+}) {
+  override get message(): string {
+    return `The task ran out of memory (limit ${this.limitMb} MB). Process fewer items at once, or raise N8N_RUNNERS_MAX_OLD_SPACE_SIZE.`
+  }
+}
+
+/** The task's process was killed by a signal it did not ask for. */
+export class Killed extends Schema.TaggedError<Killed>()("Killed", {
+  signal: Schema.String
+}) {
+  override get message(): string {
+    return this.signal === "SIGKILL"
+      ? "Process was forcefully killed (SIGKILL)"
+      : `Process was killed by ${this.signal}`
+  }
+}
+
+/** The result is larger than the payload limit. */
+export class ResultTooLarge extends Schema.TaggedError<ResultTooLarge>()("ResultTooLarge", {
+  bytes: Schema.Number,
+  limitBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `The result is ${this.bytes} bytes; the limit is ${this.limitBytes} bytes (N8N_RUNNERS_MAX_PAYLOAD). Return fewer or smaller items.`
+  }
+}
+
+/** The task's process failed outside the user's code (start-up, crash, broken channel). */
+export class ProcessFailed extends Schema.TaggedError<ProcessFailed>()("ProcessFailed", {
+  message: Schema.String,
+  exitCode: Schema.optionalWith(Schema.NullOr(Schema.Int), { exact: true }),
+  signal: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
+  /** The tail of what the process wrote to stderr. */
+  stderr: Schema.optionalWith(Schema.String, { exact: true })
+}) {}
+
+/** Every way running a task can fail. */
+export type ExecutionError =
+  | CodeSyntaxError
+  | SecurityViolation
+  | AnalysisFailed
+  | RuntimeError
+  | TimedOut
+  | OutOfMemory
+  | Killed
+  | ResultTooLarge
+  | ProcessFailed

@@ -44,3 +44,6 @@ export * from "./CodeWrapper.js"
 
 /** Errors of analysing and running a task's code. */
 export * from "./TaskErrors.js"
+
+/** Messages on the pipe between the runner and a task's child process. */
+export * as WorkerMessage from "./WorkerMessage.js"

@@ -1,0 +1,325 @@
+import { Data, Effect } from "effect"
+import { execFileSync, spawnSync } from "node:child_process"
+import { accessSync, constants, existsSync, realpathSync } from "node:fs"
+import { dirname } from "node:path"
+
+/**
+ * The jail around each task's process (security-model.md, layer 1). Tiers, strongest first:
+ * `bwrap` (bubblewrap: new mount/PID/IPC/UTS/network namespaces, only the files the child needs,
+ * private /tmp, empty environment), `unshare` (new network/PID/IPC namespaces, no file isolation
+ * beyond Node's permission model), `none` (empty environment and resource limits only). All tiers
+ * add `prlimit` limits and, with `setpriv`, no-new-privileges, a death signal and (as root) an
+ * unprivileged user per task.
+ */
+export type SandboxTier = "bwrap" | "unshare" | "none"
+
+/** What the operator asked for (`N8N_RUNNERS_SANDBOX`). */
+export type SandboxSetting = "auto" | SandboxTier
+
+/** Resource limits of one task's process. */
+export interface ProcessLimits {
+  /** V8 heap (`--max-old-space-size`), MB. */
+  readonly heapMb: number
+  /** Address space (RLIMIT_AS), MB: the heap plus Node's reservations and off-heap buffers. */
+  readonly addressSpaceMb: number
+  /** CPU seconds (RLIMIT_CPU) over the process's life. */
+  readonly cpuSeconds: number
+  /** Processes/threads of the task's user (RLIMIT_NPROC); only applied with a user of its own. */
+  readonly maxProcesses: number
+  /** Largest file it may write (RLIMIT_FSIZE), bytes. */
+  readonly maxFileBytes: number
+  /** Open files (RLIMIT_NOFILE). */
+  readonly maxOpenFiles: number
+}
+
+/** The requested tier cannot run here. */
+export class SandboxUnavailable extends Data.TaggedError("SandboxUnavailable")<{
+  readonly tier: SandboxTier
+  readonly reason: string
+}> {
+  override get message(): string {
+    return `The ${this.tier} sandbox is not available: ${this.reason}`
+  }
+}
+
+/** How to start one jailed process. */
+export interface JailSpec {
+  readonly script: string
+  readonly scriptArgs: ReadonlyArray<string>
+  /** Host paths the child may read (the script is added automatically). Directories are bound whole. */
+  readonly readable: ReadonlyArray<string>
+  readonly limits: ProcessLimits
+  /** A per-process user id (used when the runner is root), so tasks cannot signal or trace each other. */
+  readonly uid: number | undefined
+}
+
+/** A command line: the program and its arguments. */
+export interface Command {
+  readonly file: string
+  readonly args: ReadonlyArray<string>
+}
+
+/** A working jail: its tier, what is missing for a stronger one, and how to start a process in it. */
+export interface Sandbox {
+  readonly tier: SandboxTier
+  /** Why a stronger tier is not in use (empty at `bwrap`). */
+  readonly degradedBecause: ReadonlyArray<string>
+  /** Whether per-task users are in effect (the runner is root and `setpriv` exists). */
+  readonly separateUsers: boolean
+  readonly command: (spec: JailSpec) => Command
+}
+
+const searchDirs = ["/usr/bin", "/bin", "/usr/sbin", "/sbin", "/usr/local/bin"]
+
+/** A system tool by name, from the usual directories (not from PATH, which the runner's env controls). */
+const findTool = (name: string): string | undefined => {
+  for (const dir of searchDirs) {
+    const path = `${dir}/${name}`
+    try {
+      accessSync(path, constants.X_OK)
+      return path
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+/** The shared libraries (and the ELF interpreter) a binary loads, from `ldd`. */
+const sharedLibraries = (binary: string, ldd: string | undefined): ReadonlyArray<string> | undefined => {
+  if (ldd === undefined) return undefined
+  try {
+    const output = execFileSync(ldd, [binary], { encoding: "utf8", timeout: 5000 })
+    const paths: Array<string> = []
+    for (const line of output.split("\n")) {
+      const arrow = /=>\s+(\/\S+)/.exec(line)
+      const bare = /^\s*(\/\S+)\s+\(/.exec(line)
+      const path = arrow?.[1] ?? bare?.[1]
+      if (path !== undefined) paths.push(path)
+    }
+    return paths
+  } catch {
+    // A static binary ("not a dynamic executable") or no ldd: bind the usual library folders.
+    return undefined
+  }
+}
+
+const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
+
+/** Node's flag for its permission model: `--permission` from 22.13 (and 23.5), experimental before. */
+export const permissionFlag = (version: string = process.versions.node): string => {
+  const [major = 0, minor = 0] = version.split(".").map(Number)
+  return major > 23 || (major === 23 && minor >= 5) || (major === 22 && minor >= 13)
+    ? "--permission"
+    : "--experimental-permission"
+}
+
+const nodeArgs = (nodePath: string, spec: JailSpec): Array<string> => [
+  nodePath,
+  permissionFlag(),
+  ...[spec.script, ...spec.readable].map((path) => `--allow-fs-read=${path}`),
+  "--disallow-code-generation-from-strings",
+  "--disable-proto=throw",
+  `--max-old-space-size=${spec.limits.heapMb}`,
+  "--no-warnings",
+  spec.script,
+  ...spec.scriptArgs
+]
+
+const prlimitArgs = (prlimit: string, limits: ProcessLimits, withProcesses: boolean): Array<string> => [
+  prlimit,
+  `--as=${limits.addressSpaceMb * 1024 * 1024}`,
+  `--cpu=${limits.cpuSeconds}`,
+  `--fsize=${limits.maxFileBytes}`,
+  `--nofile=${limits.maxOpenFiles}`,
+  "--core=0",
+  ...(withProcesses ? [`--nproc=${limits.maxProcesses}`] : []),
+  "--"
+]
+
+const setprivArgs = (setpriv: string, uid: number | undefined): Array<string> => [
+  setpriv,
+  ...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"]),
+  "--no-new-privs",
+  "--pdeathsig=KILL",
+  "--"
+]
+
+interface Tools {
+  readonly bwrap: string | undefined
+  readonly unshare: string | undefined
+  readonly prlimit: string | undefined
+  readonly setpriv: string | undefined
+  readonly ldd: string | undefined
+}
+
+const tools = (): Tools => ({
+  bwrap: findTool("bwrap"),
+  unshare: findTool("unshare"),
+  prlimit: findTool("prlimit"),
+  setpriv: findTool("setpriv"),
+  ldd: findTool("ldd")
+})
+
+/** The common tail of every tier: setpriv, prlimit, node. */
+const innerCommand = (found: Tools, nodePath: string, spec: JailSpec, root: boolean): Array<string> => {
+  const uid = root ? spec.uid : undefined
+  return [
+    ...(found.setpriv === undefined ? [] : setprivArgs(found.setpriv, uid)),
+    ...(found.prlimit === undefined
+      ? []
+      : prlimitArgs(found.prlimit, spec.limits, uid !== undefined && found.setpriv !== undefined)),
+    ...nodeArgs(nodePath, spec)
+  ]
+}
+
+/** Every directory above `path`, outermost first (`/a/b/c` -> `/a`, `/a/b`). */
+const ancestors = (path: string): Array<string> => {
+  const out: Array<string> = []
+  for (let dir = dirname(path); dir !== "/" && dir !== "."; dir = dirname(dir)) out.unshift(dir)
+  return out
+}
+
+const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: boolean) => {
+  const binaries = [nodePath, found.setpriv, found.prlimit].filter((p): p is string => p !== undefined)
+  const libraries = new Set<string>()
+  let libraryDirs: Array<string> = []
+  for (const binary of binaries) {
+    const libs = sharedLibraries(binary, found.ldd)
+    if (libs === undefined) libraryDirs = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"].filter((d) => existsSync(d))
+    else for (const lib of libs) libraries.add(lib)
+  }
+  return (spec: JailSpec): Command => {
+    const binds = new Map<string, string>()
+    for (const path of [...binaries, ...libraries, ...libraryDirs, spec.script, ...spec.readable]) {
+      if (!existsSync(path)) continue
+      binds.set(path, realpathSync(path))
+    }
+    const dirs = new Set<string>()
+    for (const target of binds.keys()) for (const dir of ancestors(target)) dirs.add(dir)
+    // Directories bwrap would create for the binds get explicit permissions, so the
+    // unprivileged task user can traverse them.
+    const dirArgs = [...dirs].sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b))
+      .flatMap((dir) => ["--perms", "0755", "--dir", dir])
+    const bindArgs = [...binds].flatMap(([target, source]) => ["--ro-bind", source, target])
+    return {
+      file: found.bwrap,
+      args: [
+        ...(root
+          ? ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+          : ["--unshare-all"]),
+        "--die-with-parent",
+        "--new-session",
+        "--clearenv",
+        "--unsetenv",
+        "PWD",
+        ...dirArgs,
+        ...bindArgs,
+        "--tmpfs",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--chdir",
+        "/tmp",
+        "--",
+        ...innerCommand(found, nodePath, spec, root)
+      ]
+    }
+  }
+}
+
+const unshareCommand =
+  (found: Tools & { unshare: string }, nodePath: string, root: boolean) => (spec: JailSpec): Command => ({
+    file: found.unshare,
+    args: [
+      ...(root ? [] : ["--user", "--map-root-user"]),
+      "--net",
+      "--ipc",
+      "--pid",
+      "--uts",
+      "--fork",
+      "--kill-child",
+      "--",
+      ...innerCommand(found, nodePath, spec, root)
+    ]
+  })
+
+const plainCommand = (found: Tools, nodePath: string, root: boolean) => (spec: JailSpec): Command => {
+  const [file, ...args] = innerCommand(found, nodePath, spec, root)
+  return { file: file!, args }
+}
+
+/** Runs `node -e 0` through a candidate jail: it works or it does not. */
+const works = (
+  command: (spec: JailSpec) => Command,
+  probeScript: string,
+  limits: ProcessLimits
+): string | undefined => {
+  const { args, file } = command({ script: probeScript, scriptArgs: [], readable: [], limits, uid: 60_999 })
+  const run = spawnSync(file, [...args], { env: {}, timeout: 20_000, encoding: "utf8" })
+  if (run.error !== undefined) return run.error.message
+  if (run.status !== 0) {
+    return `exit ${run.status ?? run.signal}: ${(run.stderr ?? "").trim().split("\n").slice(-2).join(" ")}`
+  }
+  return undefined
+}
+
+/**
+ * Finds the strongest working tier (`auto`), or checks the requested one. Each candidate is
+ * proven by starting a real process in it. An explicitly requested tier that does not work is
+ * an error, never a silent downgrade.
+ */
+export const detectSandbox = (options: {
+  readonly setting: SandboxSetting
+  readonly nodePath: string
+  /** A script that exits 0, used to prove a tier works. */
+  readonly probeScript: string
+  readonly limits: ProcessLimits
+}): Effect.Effect<Sandbox, SandboxUnavailable> =>
+  Effect.sync(() => {
+    const found = tools()
+    const root = isRoot()
+    const separateUsers = root && found.setpriv !== undefined
+    const missing = (["prlimit", "setpriv"] as const).filter((t) => found[t] === undefined).map((t) =>
+      `${t} is not installed`
+    )
+    const candidates: Array<{ tier: SandboxTier; build: () => ((spec: JailSpec) => Command) | string }> = [
+      {
+        tier: "bwrap",
+        build: () =>
+          found.bwrap === undefined
+            ? "bwrap is not installed (Debian: apt-get install bubblewrap)"
+            : bwrapCommand({ ...found, bwrap: found.bwrap }, options.nodePath, root)
+      },
+      {
+        tier: "unshare",
+        build: () =>
+          found.unshare === undefined
+            ? "unshare is not installed (util-linux)"
+            : unshareCommand({ ...found, unshare: found.unshare }, options.nodePath, root)
+      },
+      { tier: "none", build: () => plainCommand(found, options.nodePath, root) }
+    ]
+    const wanted = options.setting === "auto" ? candidates : candidates.filter((c) => c.tier === options.setting)
+    const reasons: Array<string> = []
+    for (const candidate of wanted) {
+      const built = candidate.build()
+      const failure = typeof built === "string" ? built : works(built, options.probeScript, options.limits)
+      if (failure === undefined && typeof built !== "string") {
+        return {
+          _tag: "found" as const,
+          sandbox: { tier: candidate.tier, degradedBecause: [...reasons, ...missing], separateUsers, command: built }
+        }
+      }
+      reasons.push(`${candidate.tier}: ${failure}`)
+    }
+    return { _tag: "missing" as const, tier: wanted[0]?.tier ?? "none", reason: reasons.join("; ") }
+  }).pipe(
+    Effect.flatMap((outcome) =>
+      outcome._tag === "found"
+        ? Effect.succeed(outcome.sandbox)
+        : Effect.fail(new SandboxUnavailable({ tier: outcome.tier, reason: outcome.reason }))
+    )
+  )

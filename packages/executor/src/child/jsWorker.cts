@@ -1,0 +1,608 @@
+/**
+ * The child side of a JavaScript task: started inside the jail, it talks to the runner over fd 3
+ * (4-byte big-endian length + UTF-8 JSON frames, both directions) and runs each task in a fresh
+ * `vm` context that holds only the documented globals. Standalone on purpose: it loads nothing
+ * but Node built-ins, so it starts fast and needs read access to this one file.
+ */
+import nodeModule = require("node:module")
+import net = require("node:net")
+import nodePath = require("node:path")
+import vm = require("node:vm")
+
+const { createRequire, isBuiltin } = nodeModule
+const { Socket } = net
+const { join } = nodePath
+const { createContext, Script } = vm
+
+// ---------------------------------------------------------------------------------------------
+// Channel
+
+// Captured before hardening replaces Buffer.allocUnsafe with a zero-filling version.
+const allocate = Buffer.allocUnsafe.bind(Buffer)
+
+const channel = new Socket({ fd: 3, readable: true, writable: true })
+const pending: Array<Buffer> = []
+let pendingBytes = 0
+let waiter: ((frame: Buffer) => void) | undefined
+const queued: Array<Buffer> = []
+
+const takeBytes = (count: number): Buffer => {
+  const out = allocate(count)
+  let offset = 0
+  while (offset < count) {
+    const head = pending[0]!
+    const needed = count - offset
+    if (head.length <= needed) {
+      head.copy(out, offset)
+      offset += head.length
+      pending.shift()
+    } else {
+      head.copy(out, offset, 0, needed)
+      pending[0] = head.subarray(needed)
+      offset += needed
+    }
+  }
+  pendingBytes -= count
+  return out
+}
+
+channel.on("data", (chunk: Buffer) => {
+  pending.push(chunk)
+  pendingBytes += chunk.length
+  for (;;) {
+    if (pendingBytes < 4) break
+    const header = pending[0]!.length >= 4 ? pending[0]! : takePeek(4)
+    const length = header.readUInt32BE(0)
+    if (pendingBytes < 4 + length) break
+    takeBytes(4)
+    const frame = takeBytes(length)
+    if (waiter !== undefined) {
+      const wake = waiter
+      waiter = undefined
+      wake(frame)
+    } else {
+      queued.push(frame)
+    }
+  }
+})
+
+function takePeek(count: number): Buffer {
+  const joined = Buffer.concat(pending)
+  pending.length = 0
+  pending.push(joined)
+  return joined.subarray(0, count)
+}
+
+// The runner closing the channel means: no more tasks.
+channel.on("end", () => process.exit(0))
+channel.on("error", () => process.exit(70))
+
+const nextFrame = (): Promise<Buffer> =>
+  queued.length > 0 ? Promise.resolve(queued.shift()!) : new Promise((resolve) => (waiter = resolve))
+
+const frameOf = (text: string): Buffer => {
+  const body = Buffer.from(text, "utf8")
+  const header = allocate(4)
+  header.writeUInt32BE(body.length, 0)
+  return Buffer.concat([header, body])
+}
+
+const send = (message: object): void => {
+  channel.write(frameOf(JSON.stringify(message)))
+}
+
+const sendThen = (buffers: ReadonlyArray<Buffer>): Promise<void> =>
+  new Promise((resolve) => {
+    for (let i = 0; i < buffers.length - 1; i++) channel.write(buffers[i]!)
+    channel.write(buffers[buffers.length - 1]!, () => resolve())
+  })
+
+// ---------------------------------------------------------------------------------------------
+// Host hardening: the user's code never gets host objects directly, but if one leaks (through
+// an allowed module, or an error), it must not be able to change what the next task sees.
+
+const freezeHost = () => {
+  // The jail starts the process with an empty environment, but bwrap always sets PWD: clear
+  // whatever is left, so nothing reaches the task through the environment.
+  for (const name of Object.keys(process.env)) delete process.env[name]
+  // Uninitialised memory could hold earlier tasks' data (patched before Buffer is frozen).
+  const zeroed = (size: number) => Buffer.alloc(size)
+  Buffer.allocUnsafe = zeroed
+  Buffer.allocUnsafeSlow = zeroed
+  const seen = new Set<unknown>()
+  const freeze = (value: unknown) => {
+    if ((typeof value !== "object" && typeof value !== "function") || value === null || seen.has(value)) return
+    seen.add(value)
+    Object.freeze(value)
+  }
+  for (const name of Object.getOwnPropertyNames(globalThis)) {
+    const descriptor = Object.getOwnPropertyDescriptor(globalThis, name)
+    const value = descriptor?.value
+    if (typeof value === "function") {
+      freeze(value)
+      freeze((value as { prototype?: unknown }).prototype)
+    }
+  }
+  freeze(Reflect)
+  freeze(JSON)
+  freeze(Math)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console: formatted like n8n's runner (a string becomes 'text', the context object
+// [[ExecutionContext]], anything else JSON with circular references replaced).
+
+const maxConsoleCalls = 100
+const maxArgLength = 64 * 1024
+const maxConsoleBytes = 1024 * 1024
+
+interface TaskState {
+  /** Fails the running task at once (an error thrown outside the awaited chain). */
+  abort: (error: unknown) => void
+  consoleCalls: number
+  consoleBytes: number
+  dropped: number
+  contextGlobal: unknown
+  readonly timers: Set<NodeJS.Timeout | NodeJS.Immediate>
+  failure: unknown
+  running: boolean
+}
+
+const jsonForLog = (value: unknown): string => {
+  const ancestors: Array<unknown> = []
+  const text = JSON.stringify(value, function(this: unknown, _key, current: unknown) {
+    if (typeof current === "bigint") return `${current}n`
+    if (typeof current !== "object" || current === null) return current
+    while (ancestors.length > 0 && ancestors[ancestors.length - 1] !== this) ancestors.pop()
+    if (ancestors.includes(current)) return "[Circular Reference]"
+    ancestors.push(current)
+    return current
+  })
+  return text === undefined ? String(value) : text
+}
+
+const formatArg = (value: unknown, state: TaskState): string => {
+  let text: string
+  try {
+    if (typeof value === "string") text = `'${value}'`
+    else if (value === state.contextGlobal) text = "[[ExecutionContext]]"
+    else if (typeof value === "function") text = `[Function${value.name ? `: ${value.name}` : " (anonymous)"}]`
+    else if (typeof value === "symbol") text = value.toString()
+    else text = jsonForLog(value)
+  } catch {
+    text = "[Unserializable]"
+  }
+  return text.length > maxArgLength ? `${text.slice(0, maxArgLength)}… [truncated]` : text
+}
+
+const consoleLog = (state: TaskState, args: ReadonlyArray<unknown>) => {
+  if (!state.running) return
+  if (state.consoleCalls >= maxConsoleCalls) {
+    state.dropped++
+    return
+  }
+  const formatted = args.map((arg) => formatArg(arg, state))
+  const bytes = formatted.reduce((sum, s) => sum + s.length, 0)
+  if (state.consoleBytes + bytes > maxConsoleBytes) {
+    state.dropped++
+    return
+  }
+  state.consoleCalls++
+  state.consoleBytes += bytes
+  send({ type: "console", args: formatted })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Modules: the allow-list resolver, returning a read-only view of the module.
+
+interface Allowance {
+  readonly builtin: "*" | ReadonlyArray<string>
+  readonly external: "*" | ReadonlyArray<string>
+}
+
+const externalDir = process.argv[2] ?? ""
+const externalRequire = externalDir === "" ? undefined : createRequire(join(externalDir, "noop.js"))
+
+const membrane = new WeakMap<object, object>()
+const originals = new WeakMap<object, object>()
+
+/** Native methods need their real receiver and arguments, not our proxies of them. */
+const unwrap = (value: unknown): unknown =>
+  (typeof value === "object" || typeof value === "function") && value !== null ? originals.get(value) ?? value : value
+
+/** A read-only proxy: reads return read-only views; writes, deletes and prototype changes throw. */
+const readOnly = <T extends unknown>(value: T): T => {
+  if ((typeof value !== "object" && typeof value !== "function") || value === null) return value
+  const existing = membrane.get(value as object)
+  if (existing !== undefined) return existing as T
+  const refuse = () => {
+    throw new TypeError("Modules are read-only in Code nodes")
+  }
+  const proxy: object = new Proxy(value as object, {
+    get(target, key, receiver) {
+      const descriptor = Reflect.getOwnPropertyDescriptor(target, key)
+      const result = Reflect.get(target, key, receiver === proxy ? target : receiver)
+      // Non-configurable, non-writable data properties must be returned as they are (proxy invariant).
+      if (descriptor !== undefined && descriptor.configurable === false && descriptor.writable === false) {
+        if ((typeof result === "object" || typeof result === "function") && result !== null) Object.freeze(result)
+        return result
+      }
+      return readOnly(result)
+    },
+    apply(target, thisArg, args) {
+      return readOnly(Reflect.apply(target as (...a: Array<unknown>) => unknown, unwrap(thisArg), args.map(unwrap)))
+    },
+    construct(target, args, newTarget): object {
+      const constructor = target as new(...a: Array<unknown>) => object
+      return readOnly(Reflect.construct(constructor, args.map(unwrap), newTarget === proxy ? constructor : newTarget))
+    },
+    getPrototypeOf(target) {
+      return readOnly(Reflect.getPrototypeOf(target))
+    },
+    set: refuse,
+    defineProperty: refuse,
+    deleteProperty: refuse,
+    setPrototypeOf: refuse,
+    preventExtensions: refuse
+  })
+  membrane.set(value as object, proxy)
+  originals.set(proxy, value as object)
+  return proxy as T
+}
+
+const packageRoot = (name: string) => {
+  const parts = name.split("/")
+  return name.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
+}
+
+const allows = (list: "*" | ReadonlyArray<string>, name: string, root: string) =>
+  list === "*" || list.some((entry) => {
+    const bare = entry.startsWith("node:") ? entry.slice(5) : entry
+    return bare === name || bare === root
+  })
+
+/** Loads an allowed module, or explains why not (as a string, so the caller throws in its realm). */
+const resolveModule = (allowance: Allowance, name: unknown): { module?: unknown; error?: string } => {
+  if (typeof name !== "string") return { error: "require() needs a module name" }
+  const builtin = isBuiltin(name)
+  const bare = name.startsWith("node:") ? name.slice(5) : name
+  if (builtin) {
+    if (!allows(allowance.builtin, bare, bare.split("/")[0]!)) return { error: `Module '${name}' is disallowed` }
+    return { module: readOnly(require(name)) }
+  }
+  if (name.startsWith(".") || name.startsWith("/") || name.includes("\\") || name.includes(":")) {
+    return { error: `Module '${name}' is disallowed` }
+  }
+  if (!allows(allowance.external, bare, packageRoot(bare))) return { error: `Module '${name}' is disallowed` }
+  if (externalRequire === undefined) return { error: `Cannot find module '${name}'` }
+  try {
+    return { module: readOnly(externalRequire(name)) }
+  } catch (error) {
+    return { error: error instanceof Error ? error.message : `Cannot find module '${name}'` }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The context: built by a prelude that runs inside it, so every function the user's code can
+// reach belongs to the context's own realm (whose Function cannot compile strings).
+
+const preludeSource = `(function prelude(host) {
+  "use strict";
+  const g = globalThis;
+  const define = (name, value) => Object.defineProperty(g, name, { value, writable: true, configurable: true, enumerable: false });
+  delete g.WebAssembly;
+  const noop = () => {};
+  define("console", Object.freeze({
+    log: (...args) => host.log(args),
+    info: noop, warn: noop, error: noop, debug: noop, trace: noop, dir: noop, table: noop, time: noop, timeEnd: noop
+  }));
+  define("require", (name) => {
+    const answer = host.require(name);
+    if (answer.error !== undefined) throw new Error(answer.error);
+    return answer.module;
+  });
+  for (const name of ["setTimeout", "setInterval"]) {
+    define(name, (callback, delay, ...args) => host.timer(name, () => callback(...args), delay));
+  }
+  define("setImmediate", (callback, ...args) => host.timer("setImmediate", () => callback(...args), 0));
+  for (const name of ["clearTimeout", "clearInterval", "clearImmediate"]) define(name, (id) => host.clearTimer(id));
+  for (const [name, value] of Object.entries(host.values)) define(name, value);
+  // Built-in constructors cannot be changed (Error.prepareStackTrace and friends).
+  for (const name of Object.getOwnPropertyNames(g)) {
+    const value = Object.getOwnPropertyDescriptor(g, name).value;
+    if (typeof value === "function" && /^[A-Z]/.test(name)) Object.freeze(value);
+  }
+  Object.freeze(Reflect);
+  return {
+    parse: (text) => JSON.parse(text),
+    set: (name, value) => define(name, value),
+    inputApi: (all, current) => Object.freeze({
+      all: () => all,
+      first: () => all[0],
+      last: () => all[all.length - 1],
+      get item() { return current(); },
+      params: {}
+    })
+  };
+})`
+
+const preludeScript = new Script(preludeSource, { filename: "prelude.js" })
+
+const hostValues = () => ({
+  Buffer,
+  TextEncoder,
+  TextDecoder,
+  URL,
+  URLSearchParams,
+  btoa,
+  atob
+})
+
+interface Task {
+  readonly code: string
+  readonly mode: { readonly _tag: "AllItems" } | { readonly _tag: "PerItem"; readonly startIndex: number } | {
+    readonly _tag: "Raw"
+  }
+  readonly continueOnFail: boolean
+  readonly context: Record<string, unknown>
+  readonly builtinAllowed: "*" | ReadonlyArray<string>
+  readonly externalAllowed: "*" | ReadonlyArray<string>
+  readonly maxResultBytes: number
+  readonly maxResultDepth: number
+}
+
+const codePrefix = "async function VmCodeWrapper() {\"use strict\";\n"
+const codeSuffix = "\n}"
+const lineOffset = 1
+
+/** The user's line of an error, from the first frame in the user's code. */
+const userLineOf = (stack: string): number | undefined => {
+  const match = /code\.js:(\d+):\d+/.exec(stack)
+  return match === null ? undefined : Math.max(1, Number(match[1]) - lineOffset)
+}
+
+const describeThrown = (thrown: unknown, itemIndex: number | undefined) => {
+  const safe = <T extends unknown>(read: () => T, fallback: T): T => {
+    try {
+      return read()
+    } catch {
+      return fallback
+    }
+  }
+  const isObject = (typeof thrown === "object" || typeof thrown === "function") && thrown !== null
+  const message = isObject
+    ? safe(() => String((thrown as { message?: unknown }).message ?? ""), "")
+    : safe(() => String(thrown), "Unknown error")
+  const rawStack = isObject ? safe(() => String((thrown as { stack?: unknown }).stack ?? ""), "") : ""
+  // Only the user's own frames: the runner's paths and internals are none of the user's business.
+  const stack = rawStack.split("\n").filter((line, i) => i === 0 || line.includes("code.js:")).join("\n")
+  const errorType = isObject
+    ? safe(() => String((thrown as { constructor?: { name?: unknown } }).constructor?.name ?? ""), "")
+    : ""
+  const description = isObject ? safe(() => (thrown as { description?: unknown }).description, undefined) : undefined
+  const lineNumber = userLineOf(rawStack)
+  return {
+    kind: "RuntimeError" as const,
+    message,
+    ...(errorType === "" ? {} : { errorType }),
+    ...(typeof description === "string" ? { description } : {}),
+    ...(stack === "" ? {} : { stack }),
+    ...(lineNumber === undefined ? {} : { lineNumber }),
+    ...(itemIndex === undefined ? {} : { itemIndex })
+  }
+}
+
+const isOutOfMemory = (failure: { readonly message: string }) =>
+  /Array buffer allocation failed|Invalid array length|Invalid string length/.test(failure.message)
+
+/** Deepest nesting of arrays/objects in a JSON text (strings skipped). */
+const jsonDepth = (text: string): number => {
+  let depth = 0
+  let max = 0
+  let inString = false
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++
+      else if (c === 34) inString = false
+    } else if (c === 34) inString = true
+    else if (c === 123 || c === 91) {
+      if (++depth > max) max = depth
+    } else if (c === 125 || c === 93) depth--
+  }
+  return max
+}
+
+const runTask = async (task: Task, itemsText: string): Promise<void> => {
+  let abort: (error: unknown) => void = () => {}
+  const aborted = new Promise<never>((_, reject) => (abort = reject))
+  aborted.catch(() => {})
+  const state: TaskState = {
+    abort: (error) => abort(error),
+    consoleCalls: 0,
+    consoleBytes: 0,
+    dropped: 0,
+    contextGlobal: undefined,
+    timers: new Set(),
+    failure: undefined,
+    running: true
+  }
+  currentTask = state
+  const allowance: Allowance = { builtin: task.builtinAllowed, external: task.externalAllowed }
+  let ids = 0
+  const timerIds = new Map<number, NodeJS.Timeout | NodeJS.Immediate>()
+  const host = Object.freeze({
+    log: (args: ReadonlyArray<unknown>) => consoleLog(state, args),
+    require: (name: unknown) => resolveModule(allowance, name),
+    timer: (kind: string, callback: () => void, delay: unknown) => {
+      if (!state.running) return 0
+      const id = ++ids
+      const run = () => {
+        if (kind !== "setInterval") timerIds.delete(id)
+        callback()
+      }
+      const ms = Math.max(0, Number(delay) || 0)
+      const handle = kind === "setImmediate"
+        ? setImmediate(run)
+        : kind === "setInterval"
+        ? setInterval(run, ms)
+        : setTimeout(run, ms)
+      timerIds.set(id, handle)
+      state.timers.add(handle)
+      return id
+    },
+    clearTimer: (id: unknown) => {
+      const handle = typeof id === "number" ? timerIds.get(id) : undefined
+      if (handle === undefined) return
+      clearTimeout(handle as NodeJS.Timeout)
+      clearInterval(handle as NodeJS.Timeout)
+      clearImmediate(handle as NodeJS.Immediate)
+      timerIds.delete(id as number)
+    },
+    values: hostValues()
+  })
+
+  const context = createContext({}, { name: "task", codeGeneration: { strings: false, wasm: false } })
+  const api = (preludeScript.runInContext(context) as (h: typeof host) => {
+    parse: (text: string) => unknown
+    set: (name: string, value: unknown) => void
+    inputApi: (all: unknown, current: () => unknown) => unknown
+  })(host)
+  state.contextGlobal = new Script("globalThis").runInContext(context)
+
+  const finish = async (ok: boolean, payload: { failure?: object; resultJson?: string }) => {
+    state.running = false
+    for (const handle of state.timers) {
+      clearTimeout(handle as NodeJS.Timeout)
+      clearInterval(handle as NodeJS.Timeout)
+      clearImmediate(handle as NodeJS.Immediate)
+    }
+    currentTask = undefined
+    const done = frameOf(JSON.stringify({
+      type: "done",
+      ok,
+      ...(payload.failure === undefined ? {} : { failure: payload.failure }),
+      droppedConsoleCalls: state.dropped
+    }))
+    await sendThen(payload.resultJson === undefined ? [done] : [done, frameOf(payload.resultJson)])
+  }
+
+  let userFunction: () => Promise<unknown>
+  try {
+    userFunction = new Script(`(${codePrefix}${task.code}${codeSuffix})`, { filename: "code.js" }).runInContext(
+      context
+    ) as () => Promise<unknown>
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    const line = error instanceof Error ? userLineOf(error.stack ?? "") : undefined
+    return finish(false, {
+      failure: { kind: "SyntaxError", message, ...(line === undefined ? {} : { lineNumber: line }) }
+    })
+  }
+  // Context values arrive as host objects; the user's code gets copies made in its own realm.
+  for (const [name, value] of Object.entries(task.context)) api.set(name, api.parse(JSON.stringify(value)))
+
+  const items = api.parse(itemsText) as Array<Record<string, unknown>>
+  let result: unknown
+  try {
+    if (task.mode._tag === "PerItem") {
+      const startIndex = task.mode.startIndex
+      let current: unknown
+      api.set("$input", api.inputApi(items, () => current))
+      const out: Array<unknown> = []
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]
+        const index = startIndex + i
+        current = item
+        api.set("item", item)
+        api.set("$json", (item as { json?: unknown } | undefined)?.json)
+        api.set("$binary", (item as { binary?: unknown } | undefined)?.binary)
+        api.set("$itemIndex", index)
+        try {
+          const value = await Promise.race([userFunction(), aborted])
+          if (!value) continue
+          const record = value as Record<string, unknown>
+          const json = typeof value === "object" && "json" in record
+            ? record["json"]
+            : typeof value === "object" && "binary" in record
+            ? {}
+            : value
+          out.push({
+            json,
+            pairedItem: { item: index },
+            ...(typeof value === "object" && record["binary"] ? { binary: record["binary"] } : {})
+          })
+        } catch (error) {
+          if (!task.continueOnFail) throw describeThrown(error, index)
+          out.push({ json: { error: describeThrown(error, index).message }, pairedItem: { item: index } })
+        }
+      }
+      result = out
+    } else {
+      api.set("items", items)
+      api.set("$input", api.inputApi(items, () => items[0]))
+      api.set("$json", items[0]?.["json"])
+      try {
+        result = await Promise.race([userFunction(), aborted])
+      } catch (error) {
+        if (!task.continueOnFail) throw describeThrown(error, undefined)
+        result = [{ json: { error: describeThrown(error, undefined).message } }]
+      }
+      if (task.mode._tag === "AllItems" && (result === null || result === undefined)) result = []
+    }
+  } catch (failure) {
+    const described =
+      typeof failure === "object" && failure !== null && (failure as { kind?: unknown }).kind === "RuntimeError"
+        ? failure as ReturnType<typeof describeThrown>
+        : describeThrown(failure, undefined)
+    return finish(false, {
+      failure: isOutOfMemory(described) ? { kind: "OutOfMemory", message: described.message } : described
+    })
+  }
+
+  let json: string | undefined
+  try {
+    json = JSON.stringify(result)
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error)
+    if (error instanceof RangeError && /call stack/.test(message)) {
+      return finish(false, { failure: { kind: "ResultTooDeep", depth: task.maxResultDepth + 1 } })
+    }
+    return finish(false, {
+      failure: isOutOfMemory({ message })
+        ? { kind: "OutOfMemory", message }
+        : { kind: "ResultNotSerializable", message }
+    })
+  }
+  if (json === undefined) json = "null"
+  const bytes = Buffer.byteLength(json, "utf8")
+  if (bytes > task.maxResultBytes) return finish(false, { failure: { kind: "ResultTooLarge", bytes } })
+  const depth = jsonDepth(json)
+  if (depth > task.maxResultDepth) return finish(false, { failure: { kind: "ResultTooDeep", depth } })
+  return finish(true, { resultJson: json })
+}
+
+// A failure outside the awaited chain (a throwing timer callback) fails the running task.
+let currentTask: TaskState | undefined
+process.on("uncaughtException", (error) => {
+  if (currentTask !== undefined && currentTask.failure === undefined) {
+    currentTask.failure = error
+    currentTask.abort(error)
+  }
+})
+process.on("unhandledRejection", () => {
+  // A promise the code did not await; n8n's runner ignores these too.
+})
+
+const main = async () => {
+  freezeHost()
+  send({ type: "ready" })
+  for (;;) {
+    const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task
+    if (header.type !== "task") continue
+    const itemsText = (await nextFrame()).toString("utf8")
+    await runTask(header, itemsText)
+  }
+}
+
+void main()

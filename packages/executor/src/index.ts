@@ -1,0 +1,10 @@
+/**
+ * `@taskrunner/executor`: runs one task's code in a jailed child process and returns its result,
+ * its console output, or a precise error.
+ */
+
+/** The service and its options. */
+export * from "./CodeExecutor.js"
+
+/** The jail tiers. */
+export * from "./Sandbox.js"

@@ -1,0 +1,375 @@
+import { describe, expect, it, layer } from "@effect/vitest"
+import { Effect, Fiber } from "effect"
+import { CodeExecutor, defaultExecutorOptions } from "../src/index.js"
+import type { ExecutionRequest } from "../src/index.js"
+
+const options = { ...defaultExecutorOptions, poolSize: 2, heapMb: 128, taskTimeoutMs: 10_000 }
+
+const js = (code: string, rest: Partial<ExecutionRequest> = {}): ExecutionRequest => ({
+  language: "javascript",
+  code,
+  mode: { _tag: "AllItems" },
+  items: [{ json: { n: 1 } }, { json: { n: 2 } }],
+  continueOnFail: false,
+  ...rest
+})
+
+/** Waits until `check` holds (polling), failing after `timeoutMs`: for pool state that settles in the background. */
+const eventually = (check: Effect.Effect<boolean, never, CodeExecutor>, timeoutMs = 15_000) =>
+  Effect.gen(function*() {
+    const deadline = Date.now() + timeoutMs
+    while (!(yield* check)) {
+      if (Date.now() > deadline) return yield* Effect.die(new Error(`condition not met within ${timeoutMs} ms`))
+      yield* Effect.sleep(50)
+    }
+  })
+
+const stats = Effect.flatMap(CodeExecutor, (executor) => executor.stats)
+
+const run = (request: ExecutionRequest) => Effect.flatMap(CodeExecutor, (executor) => executor.execute(request))
+const fail = (request: ExecutionRequest) => Effect.flip(run(request))
+
+layer(CodeExecutor.layer(options), { timeout: 60_000 })("results", (it) => {
+  it.effect("all items: the user's value as it is", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js("return items.map(i => ({ json: { n: i.json.n * 2 } }))"))
+      expect(result).toEqual([{ json: { n: 2 } }, { json: { n: 4 } }])
+      expect((yield* run(js("return { json: { single: true } }"))).result).toEqual({ json: { single: true } })
+      // null (and no return at all) become [] as in n8n's runner.
+      expect((yield* run(js("return null"))).result).toEqual([])
+      expect((yield* run(js("const x = 1"))).result).toEqual([])
+    }))
+
+  it.effect("top-level await works", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(
+        js("const v = await new Promise(r => setTimeout(() => r(42), 10))\nreturn [{ json: { v } }]")
+      )
+      expect(result).toEqual([{ json: { v: 42 } }])
+    }))
+
+  it.effect("per item: wrapped with pairedItem at the original position, falsy results skipped", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js(
+        "if ($json.skip) return null\nif ($json.bin) return { binary: { f: { data: 'x' } } }\nreturn $json.wrap ? { json: { w: $itemIndex } } : { plain: $json.n }",
+        {
+          mode: { _tag: "PerItem", startIndex: 1000 },
+          items: [{ json: { n: 1 } }, { json: { skip: true } }, { json: { wrap: true } }, { json: { bin: true } }]
+        }
+      ))
+      expect(result).toEqual([
+        { json: { plain: 1 }, pairedItem: { item: 1000 } },
+        { json: { w: 1002 }, pairedItem: { item: 1002 } },
+        { json: {}, pairedItem: { item: 1003 }, binary: { f: { data: "x" } } }
+      ])
+    }))
+
+  it.effect("per item: item, $json and $input.item are the current item", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(
+        js("return { json: { a: item.json.n, b: $json.n, c: $input.item.json.n, all: $input.all().length } }", {
+          mode: { _tag: "PerItem", startIndex: 0 }
+        })
+      )
+      expect(result).toEqual([
+        { json: { a: 1, b: 1, c: 1, all: 2 }, pairedItem: { item: 0 } },
+        { json: { a: 2, b: 2, c: 2, all: 2 }, pairedItem: { item: 1 } }
+      ])
+    }))
+
+  it.effect("raw mode returns the value untouched", () =>
+    Effect.gen(function*() {
+      expect((yield* run(js("return 'plain'", { mode: { _tag: "Raw" } }))).result).toBe("plain")
+    }))
+
+  it.effect("continueOnFail: all items gives one error item", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js("throw new Error('boom')", { continueOnFail: true }))
+      expect(result).toEqual([{ json: { error: "boom" } }])
+    }))
+
+  it.effect("continueOnFail: per item gives an error item for the failing item and goes on", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(
+        js("if ($json.n === 1) throw new TypeError('bad'); return { json: { ok: $json.n } }", {
+          mode: { _tag: "PerItem", startIndex: 5 },
+          continueOnFail: true
+        })
+      )
+      expect(result).toEqual([
+        { json: { error: "bad" }, pairedItem: { item: 5 } },
+        { json: { ok: 2 }, pairedItem: { item: 6 } }
+      ])
+    }))
+
+  it.effect("context values become globals, copied into the task's realm", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(
+        js("return [{ json: { v: $vars.region, proto: Object.getPrototypeOf($vars) === Object.prototype } }]", {
+          context: { $vars: { region: "eu" } }
+        })
+      )
+      expect(result).toEqual([{ json: { v: "eu", proto: true } }])
+    }))
+})
+
+layer(CodeExecutor.layer(options), { timeout: 60_000 })("console", (it) => {
+  it.effect("formats like n8n: strings quoted, the rest JSON, circular references replaced", () =>
+    Effect.gen(function*() {
+      const seen: Array<ReadonlyArray<string>> = []
+      const { console } = yield* run(js(
+        "const o = { a: 1 }\no.self = o\nconsole.log('text', 5, null, undefined, { b: [1, 'x'] }, o, globalThis, () => 1, 10n)\nconsole.info('silent')\nreturn []",
+        { onConsole: (args) => seen.push(args) }
+      ))
+      expect(console).toEqual([[
+        "'text'",
+        "5",
+        "null",
+        "undefined",
+        "{\"b\":[1,\"x\"]}",
+        "{\"a\":1,\"self\":\"[Circular Reference]\"}",
+        "[[ExecutionContext]]",
+        "[Function (anonymous)]",
+        "\"10n\""
+      ]])
+      expect(seen).toEqual(console)
+    }))
+
+  it.effect("keeps at most 100 calls and then says how many more there were", () =>
+    Effect.gen(function*() {
+      const { console } = yield* run(js("for (let i = 0; i < 250; i++) console.log(i)\nreturn []"))
+      expect(console).toHaveLength(101)
+      expect(console[99]).toEqual(["99"])
+      expect(console[100]).toEqual(["[Output truncated - 150 more print statements]"])
+    }))
+
+  it.effect("caps the size of one call", () =>
+    Effect.gen(function*() {
+      const { console } = yield* run(js("console.log('x'.repeat(200000))\nreturn []"))
+      expect(console[0]![0]!.length).toBeLessThan(70_000)
+      expect(console[0]![0]).toMatch(/… \[truncated\]$/)
+    }))
+
+  it.effect("console calls made before a failure are still reported", () =>
+    Effect.gen(function*() {
+      const seen: Array<ReadonlyArray<string>> = []
+      yield* fail(js("console.log('before')\nthrow new Error('after')", { onConsole: (args) => seen.push(args) }))
+      expect(seen).toEqual([["'before'"]])
+    }))
+})
+
+layer(CodeExecutor.layer(options), { timeout: 60_000 })("errors", (it) => {
+  it.effect("a thrown error: n8n's message with the user's line, the type as description, user frames only", () =>
+    Effect.gen(function*() {
+      const error = yield* fail(js("const a = 1\nconst b = null\nreturn b.c"))
+      expect(error).toMatchObject({
+        _tag: "RuntimeError",
+        message: "Cannot read properties of null (reading 'c') [line 3]",
+        description: "TypeError",
+        lineNumber: 3
+      })
+      expect(error._tag === "RuntimeError" && error.stack).toMatch(/^TypeError: Cannot read properties of null/)
+      expect(error._tag === "RuntimeError" && error.stack).not.toMatch(/jsWorker|node:internal/)
+    }))
+
+  it.effect("a plain Error has a null description; a per-item failure names the item", () =>
+    Effect.gen(function*() {
+      expect(yield* fail(js("throw new Error('plain')"))).toMatchObject({
+        message: "plain [line 1]",
+        description: null
+      })
+      expect(
+        yield* fail(
+          js("\nif ($json.n === 2) throw new RangeError('two')\nreturn { json: {} }", {
+            mode: { _tag: "PerItem", startIndex: 7 }
+          })
+        )
+      )
+        .toMatchObject({
+          _tag: "RuntimeError",
+          message: "two [line 2, for item 8]",
+          description: "RangeError",
+          lineNumber: 2,
+          itemIndex: 8
+        })
+    }))
+
+  it.effect("thrown non-errors and errors from timers", () =>
+    Effect.gen(function*() {
+      expect(yield* fail(js("throw 'just a string'"))).toMatchObject({
+        _tag: "RuntimeError",
+        message: "just a string",
+        description: null
+      })
+      expect(yield* fail(js("setTimeout(() => { throw new Error('late') }, 5)\nawait new Promise(() => {})")))
+        .toMatchObject({ _tag: "RuntimeError", message: "late [line 1]" })
+    }))
+
+  it.effect("code that does not compile is a syntax error (the analyser normally catches it first)", () =>
+    Effect.gen(function*() {
+      expect(yield* fail(js("return (1"))).toMatchObject({ _tag: "CodeSyntaxError" })
+    }))
+
+  it.effect("a result that is not JSON, or nested too deeply", () =>
+    Effect.gen(function*() {
+      expect(yield* fail(js("return [{ json: { n: 10n } }]"))).toMatchObject({
+        message: /The result cannot be converted to JSON/
+      })
+      expect(yield* fail(js("let v = []\nfor (let i = 0; i < 2000; i++) v = [v]\nreturn v"))).toMatchObject({
+        message: /The result is nested \d+ levels deep; the limit is 1000/
+      })
+    }))
+})
+
+// Real time is the point here (deadlines), so the test clock is left out.
+layer(CodeExecutor.layer({ ...options, maxResultBytes: 10_000, taskTimeoutMs: 4000 }), {
+  timeout: 60_000,
+  excludeTestServices: true
+})("limits", (it) => {
+  it.effect("a result over the payload limit", () =>
+    Effect.gen(function*() {
+      expect(yield* fail(js("return [{ json: { s: 'x'.repeat(20000) } }]"))).toMatchObject({
+        _tag: "ResultTooLarge",
+        limitBytes: 10_000
+      })
+    }))
+
+  it.effect("a synchronous infinite loop times out", () =>
+    Effect.gen(function*() {
+      const error = yield* fail(js("while (true) {}"))
+      expect(error._tag).toBe("TimedOut")
+      expect(error.message).toBe("Task execution timed out after 4 seconds")
+    }))
+
+  it.effect("a promise that never settles times out", () =>
+    Effect.gen(function*() {
+      expect((yield* fail(js("await new Promise(() => {})")))._tag).toBe("TimedOut")
+    }))
+
+  it.effect("a heap bomb is out of memory", () =>
+    Effect.gen(function*() {
+      const error = yield* fail(
+        js("const a = []\nwhile (true) a.push(new Array(100000).fill({ x: 1 }))", { timeoutMs: 30_000 })
+      )
+      expect(error._tag).toBe("OutOfMemory")
+      expect(error.message).toMatch(/ran out of memory \(limit 128 MB\)/)
+    }))
+
+  it.effect("an off-heap Buffer bomb is out of memory", () =>
+    Effect.gen(function*() {
+      const error = yield* fail(
+        js("const a = []\nwhile (true) a.push(Buffer.alloc(256 * 1024 * 1024))", { timeoutMs: 30_000 })
+      )
+      expect(error._tag).toBe("OutOfMemory")
+    }))
+
+  it.effect("a per-call timeout overrides the default", () =>
+    Effect.gen(function*() {
+      const started = Date.now()
+      const error = yield* fail(js("while (true) {}", { timeoutMs: 300 }))
+      expect(error._tag).toBe("TimedOut")
+      // Well under the 4 s default of this executor.
+      expect(Date.now() - started).toBeLessThan(3000)
+    }))
+})
+
+layer(CodeExecutor.layer({ ...options, allowBuiltin: ["crypto"] }), { timeout: 60_000 })("modules", (it) => {
+  it.effect("allow-listed modules load, read-only", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js(
+        "const crypto = require('crypto')\nconst h = crypto.createHash('sha256').update('x').digest('hex')\nlet refused = ''\ntry { crypto.createHash = () => 1 } catch (e) { refused = e.message }\nreturn [{ json: { h, refused } }]"
+      ))
+      expect(result).toEqual([{
+        json: {
+          h: "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881",
+          refused: "Modules are read-only in Code nodes"
+        }
+      }])
+    }))
+
+  it.effect("others are refused at run time too (the analyser is not the only guard)", () =>
+    Effect.gen(function*() {
+      for (const name of ["fs", "child_process", "worker_threads", "net", "./x", "lodash"]) {
+        expect(yield* fail(js(`return require('${name}')`))).toMatchObject({
+          _tag: "RuntimeError",
+          message: `Module '${name}' is disallowed [line 1]`
+        })
+      }
+    }))
+
+  it.effect("no process, no eval, no Function from strings, no host objects through the console", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js([
+        "const tries = {}",
+        "tries.process = typeof process",
+        "try { eval('1') } catch (e) { tries.eval = e.constructor.name }",
+        "try { console.log.constructor('return process')() } catch (e) { tries.fromConsole = e.constructor.name }",
+        "try { (async () => {}).constructor('return 1') } catch (e) { tries.async = e.constructor.name }",
+        "try { ({}).__proto__ } catch (e) { tries.proto = e.constructor.name }",
+        "tries.wasm = typeof WebAssembly",
+        "return [{ json: tries }]"
+      ].join("\n")))
+      expect(result).toEqual([{
+        json: {
+          process: "undefined",
+          eval: "EvalError",
+          fromConsole: "EvalError",
+          async: "EvalError",
+          proto: "Error",
+          wasm: "undefined"
+        }
+      }])
+    }))
+})
+
+describe("the pool", () => {
+  it.live(
+    "keeps children warm, runs each task in a fresh process by default, and refills",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        yield* eventually(Effect.map(stats, (s) => s.idle === 2))
+        const first = yield* executor.execute(js("return [{ json: { pid: globalThis.__marker ?? 'fresh' } }]"))
+        yield* executor.execute(js("globalThis.__marker = 'dirty'\nreturn []"))
+        const third = yield* executor.execute(js("return [{ json: { pid: globalThis.__marker ?? 'fresh' } }]"))
+        expect(first.result).toEqual(third.result)
+        yield* eventually(Effect.map(stats, (s) => s.idle === 2 && s.processes === 2))
+        expect((yield* executor.stats).started).toBe(5)
+      }).pipe(Effect.provide(CodeExecutor.layer(options))),
+    60_000
+  )
+
+  it.live(
+    "reuse mode runs tasks in fresh contexts, and never reuses a child that timed out",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        yield* eventually(Effect.map(stats, (s) => s.idle === 1))
+        const startedBefore = (yield* executor.stats).started
+        yield* executor.execute(
+          js("globalThis.__marker = 'dirty'\nsetTimeout(() => console.log('late timer'), 200)\nreturn []")
+        )
+        const next = yield* executor.execute(
+          js("await new Promise(r => setTimeout(r, 400))\nreturn [{ json: { m: globalThis.__marker ?? 'clean' } }]")
+        )
+        expect(next.result).toEqual([{ json: { m: "clean" } }])
+        expect(next.console).toEqual([])
+        expect((yield* executor.stats).started).toBe(startedBefore)
+        yield* Effect.flip(executor.execute(js("while (true) {}", { timeoutMs: 300 })))
+        yield* executor.execute(js("return []"))
+        yield* eventually(Effect.map(stats, (s) => s.started > startedBefore))
+      }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1, workerReuse: 10 }))),
+    60_000
+  )
+
+  it.live("interrupting a task kills its process", () =>
+    Effect.gen(function*() {
+      const executor = yield* CodeExecutor
+      const fiber = yield* Effect.fork(executor.execute(js("while (true) {}", { timeoutMs: 30_000 })))
+      yield* eventually(Effect.map(stats, (s) => s.busy === 1))
+      yield* Fiber.interrupt(fiber)
+      expect((yield* executor.stats).busy).toBe(0)
+      // SIGTERM, then SIGKILL a second later: the looping process is gone, only the warm one is left.
+      yield* eventually(Effect.map(stats, (s) => s.idle === 1 && s.processes === 1))
+    }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1 }))), 60_000)
+})

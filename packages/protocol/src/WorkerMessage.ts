@@ -1,0 +1,106 @@
+import { Schema } from "effect"
+import { JsonValue } from "./JsonValue.js"
+
+/**
+ * Messages on the pipe between the runner and a task's child process: 4-byte big-endian length,
+ * then UTF-8 JSON (spec 7.4), both directions. The child is untrusted: the runner decodes every
+ * message it sends with these schemas. A message may announce raw JSON frames that follow it
+ * (`payloadFrames`), so large data is parsed once, where it is used.
+ */
+
+const optional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+
+/** How the snippet runs over the items. */
+export const ExecutionMode = Schema.Union(
+  Schema.Struct({ _tag: Schema.Literal("AllItems") }),
+  Schema.Struct({ _tag: Schema.Literal("PerItem"), startIndex: Schema.NonNegativeInt }),
+  Schema.Struct({ _tag: Schema.Literal("Raw") })
+)
+
+/** How the snippet runs over the items. */
+export type ExecutionMode = typeof ExecutionMode.Type
+
+/** Runner -> child: run this task. Followed by one raw frame: the items as a JSON array. */
+export const RunTask = Schema.Struct({
+  type: Schema.Literal("task"),
+  code: Schema.String,
+  mode: ExecutionMode,
+  continueOnFail: Schema.Boolean,
+  /** Extra values for the snippet's globals (e.g. the data-request response). */
+  context: Schema.Record({ key: Schema.String, value: JsonValue }),
+  builtinAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
+  externalAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
+  maxResultBytes: Schema.Int,
+  maxResultDepth: Schema.Int
+})
+
+/** Runner -> child: the answer to an RPC the child made. */
+export const RpcResult = Schema.Struct({
+  type: Schema.Literal("rpcResult"),
+  id: Schema.Int,
+  status: Schema.Literal("success", "error"),
+  data: optional(JsonValue)
+})
+
+/** Every message the runner sends to a child. */
+export const ToWorker = Schema.Union(RunTask, RpcResult)
+
+/** Every message the runner sends to a child. */
+export type ToWorker = typeof ToWorker.Type
+
+/** Child -> runner: the child has started and waits for a task. */
+export const WorkerReady = Schema.Struct({ type: Schema.Literal("ready") })
+
+/** Child -> runner: one console call, already formatted for `logNodeOutput`. */
+export const WorkerConsole = Schema.Struct({
+  type: Schema.Literal("console"),
+  args: Schema.Array(Schema.String)
+})
+
+/** Child -> runner: call a helper on the broker side. */
+export const WorkerRpc = Schema.Struct({
+  type: Schema.Literal("rpc"),
+  id: Schema.Int,
+  name: Schema.String,
+  params: Schema.Array(JsonValue)
+})
+
+/** A failure inside the child, as it reports it. */
+export const WorkerFailure = Schema.Union(
+  Schema.Struct({
+    kind: Schema.Literal("RuntimeError"),
+    /** The thrown value's message (or its string form). */
+    message: Schema.String,
+    /** The error's constructor name, when it was an error object. */
+    errorType: optional(Schema.String),
+    description: optional(Schema.NullOr(Schema.String)),
+    stack: optional(Schema.String),
+    lineNumber: optional(Schema.Int),
+    itemIndex: optional(Schema.Int)
+  }),
+  Schema.Struct({ kind: Schema.Literal("SyntaxError"), message: Schema.String, lineNumber: optional(Schema.Int) }),
+  Schema.Struct({ kind: Schema.Literal("ResultTooLarge"), bytes: Schema.Int }),
+  Schema.Struct({ kind: Schema.Literal("ResultTooDeep"), depth: Schema.Int }),
+  Schema.Struct({ kind: Schema.Literal("ResultNotSerializable"), message: Schema.String }),
+  Schema.Struct({ kind: Schema.Literal("OutOfMemory"), message: Schema.String })
+)
+
+/** A failure inside the child. */
+export type WorkerFailure = typeof WorkerFailure.Type
+
+/**
+ * Child -> runner: the task finished. On success one raw frame follows: the result as JSON.
+ * `droppedConsoleCalls` counts console calls past the cap of 100.
+ */
+export const WorkerDone = Schema.Struct({
+  type: Schema.Literal("done"),
+  ok: Schema.Boolean,
+  failure: optional(WorkerFailure),
+  droppedConsoleCalls: Schema.NonNegativeInt
+})
+
+/** Every message a child sends to the runner. */
+export const FromWorker = Schema.Union(WorkerReady, WorkerConsole, WorkerRpc, WorkerDone)
+
+/** Every message a child sends to the runner. */
+export type FromWorker = typeof FromWorker.Type
