@@ -11,7 +11,9 @@ import {
 } from "@taskrunner/protocol"
 import type { ExecutionError, WorkerMessage } from "@taskrunner/protocol"
 import { Context, Data, Duration, Effect, Either, FiberSet, Layer } from "effect"
-import { existsSync } from "node:fs"
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { WorkerEvent, WorkerExit } from "./internal/worker.js"
 import { WorkerProcess } from "./internal/worker.js"
@@ -329,7 +331,21 @@ export class CodeExecutor extends Context.Tag("@taskrunner/executor/CodeExecutor
       CodeExecutor,
       Effect.gen(function*() {
         const dir = childScriptDir()
-        const scripts = typeof dir === "string" ? dir : yield* dir
+        const source = typeof dir === "string" ? dir : yield* dir
+        // Children run as other users and may not traverse the runner's folders (a 0700 home or
+        // checkout): they get their own world-readable copy of the scripts, removed at the end.
+        const scripts = yield* Effect.acquireRelease(
+          Effect.sync(() => {
+            const runtime = mkdtempSync(join(tmpdir(), "taskrunner-executor-"))
+            chmodSync(runtime, 0o755)
+            for (const file of readdirSync(source).filter((f) => f.endsWith(".cjs"))) {
+              copyFileSync(join(source, file), join(runtime, file))
+              chmodSync(join(runtime, file), 0o444)
+            }
+            return `${runtime}/`
+          }),
+          (runtime) => Effect.sync(() => rmSync(runtime, { recursive: true, force: true }))
+        )
         const limits = limitsOf(options)
         const sandbox: Sandbox = yield* detectSandbox({
           setting: options.sandbox,

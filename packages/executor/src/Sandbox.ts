@@ -213,14 +213,15 @@ const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: 
         "--clearenv",
         "--unsetenv",
         "PWD",
-        ...dirArgs,
-        ...bindArgs,
+        // Mounts first, binds after: a bind below /tmp must not be hidden by the private /tmp.
         "--tmpfs",
         "/tmp",
         "--dev",
         "/dev",
         "--proc",
         "/proc",
+        ...dirArgs,
+        ...bindArgs,
         "--chdir",
         "/tmp",
         "--",
@@ -261,7 +262,10 @@ const works = (
   const run = spawnSync(file, [...args], { env: {}, timeout: 20_000, encoding: "utf8" })
   if (run.error !== undefined) return run.error.message
   if (run.status !== 0) {
-    return `exit ${run.status ?? run.signal}: ${(run.stderr ?? "").trim().split("\n").slice(-2).join(" ")}`
+    const lines = (run.stderr ?? "").split("\n").map((l) => l.trim()).filter((l) =>
+      l !== "" && !l.startsWith("Node.js v")
+    )
+    return `exit ${run.status ?? run.signal}: ${lines.slice(-3).join(" ")}`
   }
   return undefined
 }
