@@ -1,6 +1,6 @@
 import { Command, Options } from "@effect/cli"
 import { FileSystem } from "@effect/platform"
-import { Defaults } from "@taskrunner/protocol"
+import { Defaults, describeConfigError } from "@taskrunner/protocol"
 import { Console, Data, Effect, Layer, Logger, LogLevel, Option, Redacted } from "effect"
 import { request } from "node:http"
 import { request as requestTls } from "node:https"
@@ -72,7 +72,7 @@ const serve = Command.make("mock-broker", { host, port, authToken }, (flags) => 
     )
   }).pipe(
     Effect.catchTags({
-      ConfigError: (error) => new Exit({ code: 2, message: `Invalid configuration: ${error.message}` }),
+      ConfigError: (error) => new Exit({ code: 2, message: `Invalid configuration: ${describeConfigError(error)}` }),
       EnvFileUnreadable: (error) => new Exit({ code: 2, message: error.message }),
       ListenFailed: (error) => new Exit({ code: 1, message: error.message })
     })

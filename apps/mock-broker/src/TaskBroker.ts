@@ -769,7 +769,8 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
         const untilIdle: Effect.Effect<void> = Effect.suspend(() =>
           tasks.size === 0 ? Effect.void : Effect.sleep(100).pipe(Effect.zipRight(untilIdle))
         )
-        const waited = yield* untilIdle.pipe(Effect.timeout(budget), Effect.option)
+        // Drain runs as a finalizer (uninterruptible): the wait must be made interruptible for the timeout.
+        const waited = yield* Effect.interruptible(untilIdle).pipe(Effect.timeout(budget), Effect.option)
         if (waited._tag === "None") {
           yield* Effect.logWarning(
             `Drain timeout reached after ${Math.round(budget / 1000)}s, will force-shutdown with active tasks...`

@@ -102,6 +102,8 @@ export interface CodeExecutorShape {
   readonly tier: SandboxTier
   /** Why a stronger tier is not in use. */
   readonly degradedBecause: ReadonlyArray<string>
+  /** The languages this executor can run. */
+  readonly languages: ReadonlyArray<"javascript" | "python">
   /** Runs one task. Interrupting the effect kills its process. */
   readonly execute: (request: ExecutionRequest) => Effect.Effect<ExecutionOutput, ExecutionError>
   /** Children started and waiting, and children running a task (for metrics and tests). */
@@ -470,6 +472,7 @@ export class CodeExecutor extends Context.Tag("@taskrunner/executor/CodeExecutor
         return CodeExecutor.of({
           tier: sandbox.tier,
           degradedBecause: sandbox.degradedBecause,
+          languages: ["javascript"],
           execute: (request) => Effect.withSpan(execute(request), "CodeExecutor.execute"),
           stats: Effect.sync(() => ({ idle: idle.length, busy: busy.size, processes: all.size, started }))
         })

@@ -1,4 +1,5 @@
 import { ConfigProvider, Either, Schema } from "effect"
+import type { ConfigError } from "effect"
 
 /** A `<NAME>_FILE` variable points at a file that cannot be read. */
 export class EnvFileUnreadable extends Schema.TaggedError<EnvFileUnreadable>()("EnvFileUnreadable", {
@@ -51,3 +52,22 @@ export const resolveN8nEnv = (
 /** A `ConfigProvider` over an environment resolved with `resolveN8nEnv`. */
 export const n8nConfigProvider = (resolved: ReadonlyMap<string, string>): ConfigProvider.ConfigProvider =>
   ConfigProvider.fromMap(new Map(resolved))
+
+/**
+ * One line for a configuration error, naming the variable: Effect's own message leaves the
+ * variable out (`Expected an integer value but received "many"`).
+ */
+export const describeConfigError = (error: ConfigError.ConfigError): string => {
+  switch (error._op) {
+    case "And":
+    case "Or":
+      return describeConfigError(error.left)
+    case "InvalidData":
+    case "MissingData":
+    case "SourceUnavailable":
+    case "Unsupported": {
+      const variable = error.path.join("_")
+      return variable === "" || error.message.includes(variable) ? error.message : `${variable}: ${error.message}`
+    }
+  }
+}

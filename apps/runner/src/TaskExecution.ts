@@ -1,0 +1,172 @@
+import { javaScriptDataNeeds } from "@taskrunner/analyzer"
+import type { AnalysisError, SecurityAnalyzerShape } from "@taskrunner/analyzer"
+import type { CodeExecutorShape, ExecutionOutput } from "@taskrunner/executor"
+import { MessageCodec } from "@taskrunner/protocol"
+import type { DataRequest, ExecutionError, TaskResultData, TaskSettings } from "@taskrunner/protocol"
+import { Data, Effect, Either } from "effect"
+
+/** What a task's pipeline needs from the runner around it. */
+export interface TaskIo {
+  /** Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`. */
+  readonly requestData: (params: DataRequest.TaskDataRequestParams) => Effect.Effect<unknown, TaskFailed>
+  /** Relays one console call as a `logNodeOutput` RPC (fire-and-forget, before the task's answer). */
+  readonly log: (args: ReadonlyArray<string>) => void
+  /** Milliseconds left until the task's deadline. */
+  readonly remainingMs: () => number
+}
+
+/** The error object of `runner:taskerror` (spec 4.6), with how it is counted. */
+export class TaskFailed extends Data.TaggedError("TaskFailed")<{
+  readonly payload: Readonly<Record<string, unknown>>
+  /** For metrics and the audit line: `error`, `timeout`, `oom`, `security`, `syntax`, ... */
+  readonly kind: string
+}> {}
+
+/** Who ran the task, for the audit line (never code, items or secrets). */
+export interface TaskLabels {
+  readonly nodeName?: string
+  readonly nodeId?: string
+  readonly workflowName?: string
+  readonly workflowId?: string
+}
+
+const kindOf = (error: ExecutionError | AnalysisError): string => {
+  switch (error._tag) {
+    case "TimedOut":
+      return "timeout"
+    case "OutOfMemory":
+      return "oom"
+    case "SecurityViolation":
+    case "AnalysisFailed":
+      return "security"
+    case "CodeSyntaxError":
+      return "syntax"
+    case "RuntimeError":
+      return "error"
+    default:
+      return "process"
+  }
+}
+
+/** An execution or analysis error as n8n expects it in `runner:taskerror` (spec 4.6). */
+export const errorPayload = (error: ExecutionError | AnalysisError, language: "javascript" | "python"): TaskFailed => {
+  const kind = kindOf(error)
+  switch (error._tag) {
+    case "RuntimeError":
+      return new TaskFailed({
+        kind,
+        payload: language === "javascript"
+          ? {
+            message: error.message,
+            description: error.description,
+            ...(error.lineNumber === undefined ? {} : { lineNumber: error.lineNumber }),
+            ...(error.itemIndex === undefined ? {} : { itemIndex: error.itemIndex }),
+            context: error.itemIndex === undefined ? {} : { itemIndex: error.itemIndex },
+            ...(error.stack === undefined ? {} : { stack: error.stack })
+          }
+          : { message: error.message, description: error.description ?? "" }
+      })
+    case "CodeSyntaxError": {
+      const where = error.lineNumber === undefined ? "" : ` [line ${error.lineNumber}]`
+      return new TaskFailed({
+        kind,
+        payload: language === "javascript"
+          ? {
+            message: `${error.message}${where}`,
+            description: "SyntaxError",
+            ...(error.lineNumber === undefined ? {} : { lineNumber: error.lineNumber })
+          }
+          : { message: error.message }
+      })
+    }
+    case "SecurityViolation":
+      return new TaskFailed({ kind, payload: { message: error.message, description: error.description } })
+    case "ProcessFailed":
+      return new TaskFailed({ kind, payload: { message: error.message, description: error.stderr ?? "" } })
+    default:
+      return new TaskFailed({ kind, payload: { message: error.message, description: "" } })
+  }
+}
+
+/** A malformed payload from the broker, reported as the task's error. */
+const malformed = (message: string) => new TaskFailed({ kind: "protocol", payload: { message, description: "" } })
+
+const execute = (
+  executor: CodeExecutorShape,
+  request: Parameters<CodeExecutorShape["execute"]>[0],
+  language: "javascript" | "python"
+): Effect.Effect<ExecutionOutput, TaskFailed> =>
+  executor.execute(request).pipe(Effect.mapError((error) => errorPayload(error, language)))
+
+/** Runs a JavaScript task: analyse, fetch only the data it needs, execute. */
+export const runJavaScript = (
+  deps: { readonly analyzer: SecurityAnalyzerShape | undefined; readonly executor: CodeExecutorShape },
+  settings: TaskSettings.JsTaskSettings,
+  io: TaskIo,
+  onLabels: (labels: TaskLabels) => void
+): Effect.Effect<TaskResultData, TaskFailed> =>
+  Effect.gen(function*() {
+    // Analysis happens in every mode, including the raw `runCode` mode.
+    const needs = deps.analyzer === undefined
+      ? javaScriptDataNeeds(settings.code)
+      : (yield* deps.analyzer.javascript(settings.code).pipe(
+        Effect.mapError((error) => errorPayload(error, "javascript"))
+      )).dataNeeds
+    let items: ReadonlyArray<unknown> = []
+    let context: Record<string, unknown> = { ...settings.additionalProperties }
+    if (settings.nodeMode !== "runCode") {
+      const raw = yield* io.requestData({
+        dataOfNodes: needs.dataOfNodes,
+        prevNode: needs.prevNode,
+        input: { include: needs.input, ...(settings.chunk === undefined ? {} : { chunk: settings.chunk }) },
+        env: needs.env
+      })
+      const response = yield* Either.mapLeft(MessageCodec.decodeDataRequestResponse(raw), (e) => malformed(e.message))
+      onLabels({
+        nodeName: response.node.name,
+        ...(response.node.id === undefined ? {} : { nodeId: response.node.id }),
+        ...(response.workflow.name === undefined ? {} : { workflowName: response.workflow.name }),
+        ...(response.workflow.id === undefined ? {} : { workflowId: response.workflow.id })
+      })
+      items = response.inputData.main?.[0] ?? []
+      context = {
+        ...context,
+        ...(response.envProviderState === undefined ? {} : { $env: response.envProviderState.env })
+      }
+    }
+    const output = yield* execute(deps.executor, {
+      language: "javascript",
+      code: settings.code,
+      mode: settings.nodeMode === "runOnceForEachItem"
+        ? { _tag: "PerItem", startIndex: settings.chunk?.startIndex ?? 0 }
+        : settings.nodeMode === "runCode"
+        ? { _tag: "Raw" }
+        : { _tag: "AllItems" },
+      items,
+      continueOnFail: settings.continueOnFail ?? false,
+      context,
+      timeoutMs: Math.max(1, io.remainingMs()),
+      onConsole: io.log
+    }, "javascript")
+    return { result: output.result }
+  })
+
+/** Runs a Python task: the items travel with the settings. */
+export const runPython = (
+  deps: { readonly executor: CodeExecutorShape },
+  settings: TaskSettings.PythonTaskSettings,
+  io: TaskIo
+): Effect.Effect<TaskResultData, TaskFailed> =>
+  Effect.map(
+    execute(deps.executor, {
+      language: "python",
+      code: settings.code,
+      mode: settings.nodeMode === "runOnceForEachItem" ? { _tag: "PerItem", startIndex: 0 } : { _tag: "AllItems" },
+      items: settings.items,
+      continueOnFail: settings.continueOnFail ?? false,
+      context: settings.query === undefined ? {} : { _query: settings.query },
+      timeoutMs: Math.max(1, io.remainingMs()),
+      onConsole: io.log
+    }, "python"),
+    (output) => ({ result: output.result })
+  )
