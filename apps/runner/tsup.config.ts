@@ -3,6 +3,9 @@ import { fileURLToPath } from "node:url"
 import { defineConfig } from "tsup"
 
 const executorChild = fileURLToPath(new URL("../../packages/executor/dist/child/", import.meta.url))
+const pythonSources = ["../../packages/executor/dist/python/", "../../packages/analyzer/dist/python/"].map((p) =>
+  fileURLToPath(new URL(p, import.meta.url))
+)
 
 // One runnable file: workspace libraries are bundled in (from their TypeScript sources),
 // third-party dependencies stay external. The executor's child scripts are copied next to it
@@ -27,6 +30,13 @@ export default defineConfig({
         mkdirSync("dist/child", { recursive: true })
         for (const file of readdirSync(executorChild).filter((f) => f.endsWith(".cjs"))) {
           copyFileSync(`${executorChild}${file}`, `dist/child/${file}`)
+        }
+        mkdirSync("dist/python", { recursive: true })
+        for (const dir of pythonSources) {
+          if (!existsSync(dir)) throw new Error(`${dir} is missing: build the executor and the analyzer first`)
+          for (const file of readdirSync(dir).filter((f) => f.endsWith(".py"))) {
+            copyFileSync(`${dir}${file}`, `dist/python/${file}`)
+          }
         }
       })
     }

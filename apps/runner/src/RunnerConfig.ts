@@ -31,6 +31,10 @@ export interface RunnerSettings {
   readonly blockEnvAccess: boolean
   readonly allowTransitiveImports: boolean
   readonly sandbox: "auto" | "bwrap" | "unshare" | "none"
+  /** The Python interpreter (default: the system's python3). */
+  readonly pythonPath: string | undefined
+  /** A fresh jailed interpreter per Python task instead of a fork of the warm server. */
+  readonly pythonStrict: boolean
   readonly heapMb: number
   readonly workerReuse: number
   readonly disableAnalyzer: boolean
@@ -126,6 +130,16 @@ export const variables: ReadonlyArray<Variable> = [
     description: "imports made by allowed Python packages skip the allow-lists"
   },
   { name: "N8N_RUNNERS_SANDBOX", fallback: "auto", description: "jail tier: auto, bwrap, unshare or none" },
+  {
+    name: "N8N_RUNNERS_PYTHON",
+    fallback: "/usr/bin/python3",
+    description: "Python interpreter for python tasks (3.10 or newer)"
+  },
+  {
+    name: "N8N_RUNNERS_PYTHON_STRICT",
+    fallback: "false",
+    description: "a fresh jailed interpreter per Python task (slower, stronger)"
+  },
   { name: "N8N_RUNNERS_MAX_OLD_SPACE_SIZE", fallback: "1024", description: "heap limit of a task's process, MB" },
   {
     name: "N8N_RUNNERS_WORKER_REUSE",
@@ -244,6 +258,8 @@ export const runnerSettings: Config.Config<RunnerSettings> = Config.all({
   ),
   blockEnvAccess: flag("N8N_BLOCK_RUNNER_ENV_ACCESS", true),
   allowTransitiveImports: flag("N8N_RUNNERS_ALLOW_TRANSITIVE_IMPORTS", false),
+  pythonPath: optionalString("N8N_RUNNERS_PYTHON"),
+  pythonStrict: flag("N8N_RUNNERS_PYTHON_STRICT", false),
   sandbox: Config.literal("auto", "bwrap", "unshare", "none")("N8N_RUNNERS_SANDBOX").pipe(
     Config.withDefault("auto" as const)
   ),
@@ -293,6 +309,8 @@ export const runnerSettings: Config.Config<RunnerSettings> = Config.all({
         blockEnvAccess: raw.blockEnvAccess,
         allowTransitiveImports: raw.allowTransitiveImports,
         sandbox: raw.sandbox,
+        pythonPath: Option.getOrUndefined(raw.pythonPath),
+        pythonStrict: raw.pythonStrict,
         heapMb: raw.heapMb,
         workerReuse: raw.workerReuse,
         disableAnalyzer: raw.disableAnalyzer,

@@ -151,22 +151,27 @@ export const runJavaScript = (
     return { result: output.result }
   })
 
-/** Runs a Python task: the items travel with the settings. */
+/** Runs a Python task: analyse with CPython's own `ast`, then execute; the items travel with the settings. */
 export const runPython = (
-  deps: { readonly executor: CodeExecutorShape },
+  deps: { readonly analyzer: SecurityAnalyzerShape | undefined; readonly executor: CodeExecutorShape },
   settings: TaskSettings.PythonTaskSettings,
   io: TaskIo
 ): Effect.Effect<TaskResultData, TaskFailed> =>
-  Effect.map(
-    execute(deps.executor, {
-      language: "python",
-      code: settings.code,
-      mode: settings.nodeMode === "runOnceForEachItem" ? { _tag: "PerItem", startIndex: 0 } : { _tag: "AllItems" },
-      items: settings.items,
-      continueOnFail: settings.continueOnFail ?? false,
-      context: settings.query === undefined ? {} : { _query: settings.query },
-      timeoutMs: Math.max(1, io.remainingMs()),
-      onConsole: io.log
-    }, "python"),
-    (output) => ({ result: output.result })
+  Effect.zipRight(
+    deps.analyzer === undefined
+      ? Effect.void
+      : deps.analyzer.python(settings.code).pipe(Effect.mapError((error) => errorPayload(error, "python"))),
+    Effect.map(
+      execute(deps.executor, {
+        language: "python",
+        code: settings.code,
+        mode: settings.nodeMode === "runOnceForEachItem" ? { _tag: "PerItem", startIndex: 0 } : { _tag: "AllItems" },
+        items: settings.items,
+        continueOnFail: settings.continueOnFail ?? false,
+        context: settings.query === undefined ? {} : { _query: settings.query },
+        timeoutMs: Math.max(1, io.remainingMs()),
+        onConsole: io.log
+      }, "python"),
+      (output) => ({ result: output.result })
+    )
   )

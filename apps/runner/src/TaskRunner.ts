@@ -325,7 +325,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
                 ...(settings.workflowName === undefined ? {} : { workflowName: settings.workflowName }),
                 ...(settings.workflowId === undefined ? {} : { workflowId: settings.workflowId })
               }
-              return runPython({ executor }, settings, io)
+              return runPython({ analyzer, executor }, settings, io)
             }
           })
         task.fiber = fork(

@@ -46,19 +46,32 @@ const mainLayer = (settings: RunnerSettings) => {
     allowExternal: settings.allowExternal,
     externalModulesDir: settings.externalModulesDir,
     nodePath: process.execPath,
-    uidBase: 60_000
+    uidBase: 60_000,
+    python: settings.taskTypes === undefined || settings.taskTypes.includes("python"),
+    pythonPath: settings.pythonPath,
+    pythonStrict: settings.pythonStrict,
+    stdlibAllow: settings.stdlibAllow,
+    pythonExternalAllow: settings.pythonExternalAllow,
+    builtinsDeny: settings.builtinsDeny,
+    blockEnvAccess: settings.blockEnvAccess,
+    allowTransitiveImports: settings.allowTransitiveImports
   })
-  const analyzer = SecurityAnalyzer.layer({
-    ...defaultJsPolicy,
-    allowBuiltin: settings.allowBuiltin,
-    allowExternal: settings.allowExternal
-  })
-  const base = Layer.mergeAll(
-    RunnerConfig.layer(settings),
-    Metrics.layer,
-    Layer.succeed(ExitCode, exitCode),
-    analyzer,
-    executor
+  // Python is analysed by the interpreter that will run it, which the executor found.
+  const analyzer = Layer.unwrapEffect(Effect.map(CodeExecutor, (executor) =>
+    SecurityAnalyzer.layer(
+      { ...defaultJsPolicy, allowBuiltin: settings.allowBuiltin, allowExternal: settings.allowExternal },
+      executor.pythonPath === undefined
+        ? undefined
+        : {
+          stdlibAllow: settings.stdlibAllow,
+          externalAllow: settings.pythonExternalAllow,
+          pythonPath: executor.pythonPath,
+          maxCodeLength: defaultJsPolicy.maxCodeLength,
+          timeoutMs: 10_000
+        }
+    )))
+  const base = Layer.mergeAll(RunnerConfig.layer(settings), Metrics.layer, Layer.succeed(ExitCode, exitCode)).pipe(
+    Layer.provideMerge(Layer.provideMerge(analyzer, executor))
   )
   return Layer.merge(TaskRunner.layer, HealthServer.layer).pipe(Layer.provideMerge(base))
 }
@@ -79,6 +92,9 @@ const run = Effect.gen(function*() {
           executor.degradedBecause.join("; ")
         }. Install bubblewrap and allow user namespaces for full isolation. !!!`
       )
+    }
+    if (executor.pythonUnavailable !== undefined) {
+      yield* Effect.logInfo(`Python tasks are not offered: ${executor.pythonUnavailable}`)
     }
     const runner = yield* TaskRunner
     yield* HealthServer

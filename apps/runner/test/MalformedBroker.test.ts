@@ -51,7 +51,7 @@ beforeAll(async () => {
     }))
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
   url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  runner = startRunner({ url }, { N8N_RUNNERS_MAX_CONCURRENCY: "2" })
+  runner = startRunner({ url }, { N8N_RUNNERS_MAX_CONCURRENCY: "2", N8N_RUNNERS_TASK_TYPES: "javascript" })
   await next("runner:info")
   socket.send(JSON.stringify({ type: "broker:runnerregistered" }))
 }, 30_000)

@@ -25,7 +25,8 @@ const js = (code: string, rest: Record<string, unknown> = {}) =>
 describe("tasks through the mock broker and the runner", () => {
   it("registers with its name and the task types it can run", async () => {
     const [info] = await runnersReady(broker)
-    expect(info).toMatchObject({ name: "Secure Task Runner", types: ["javascript"], openOffers: 3 })
+    // Three offers per task type (max concurrency 3).
+    expect(info).toMatchObject({ name: "Secure Task Runner", types: ["javascript", "python"], openOffers: 6 })
   })
 
   it("runs an all-items task, relaying console calls in order before the result", async () => {

@@ -17,3 +17,6 @@ export * from "./SecurityAnalyzer.js"
 
 /** The verdict cache. */
 export * from "./VerdictCache.js"
+
+/** The Python analysis (a CPython helper process). */
+export * from "./PythonAnalysis.js"

@@ -44,13 +44,21 @@ export class SandboxUnavailable extends Data.TaggedError("SandboxUnavailable")<{
 
 /** How to start one jailed process. */
 export interface JailSpec {
-  readonly script: string
-  readonly scriptArgs: ReadonlyArray<string>
-  /** Host paths the child may read (the script is added automatically). Directories are bound whole. */
+  /** The interpreter (node, python3): bound into the jail with its shared libraries. */
+  readonly program: string
+  /** Everything after the program. */
+  readonly args: ReadonlyArray<string>
+  /** Host paths the child may read (scripts, the interpreter's library folders). Directories are bound whole. */
   readonly readable: ReadonlyArray<string>
   readonly limits: ProcessLimits
   /** A per-process user id (used when the runner is root), so tasks cannot signal or trace each other. */
   readonly uid: number | undefined
+  /**
+   * Stay root with only CAP_SETUID, CAP_SETGID and CAP_KILL (when the runner is root): for the
+   * Python fork server, whose children each switch to a user of their own before running
+   * anything, and which must still be able to stop them.
+   */
+  readonly keepSetuid?: boolean
 }
 
 /** A command line: the program and its arguments. */
@@ -114,18 +122,6 @@ export const permissionFlag = (version: string = process.versions.node): string 
     : "--experimental-permission"
 }
 
-const nodeArgs = (nodePath: string, spec: JailSpec): Array<string> => [
-  nodePath,
-  permissionFlag(),
-  ...[spec.script, ...spec.readable].map((path) => `--allow-fs-read=${path}`),
-  "--disallow-code-generation-from-strings",
-  "--disable-proto=throw",
-  `--max-old-space-size=${spec.limits.heapMb}`,
-  "--no-warnings",
-  spec.script,
-  ...spec.scriptArgs
-]
-
 const prlimitArgs = (prlimit: string, limits: ProcessLimits, withProcesses: boolean): Array<string> => [
   prlimit,
   `--as=${limits.addressSpaceMb * 1024 * 1024}`,
@@ -137,9 +133,10 @@ const prlimitArgs = (prlimit: string, limits: ProcessLimits, withProcesses: bool
   "--"
 ]
 
-const setprivArgs = (setpriv: string, uid: number | undefined): Array<string> => [
+const setprivArgs = (setpriv: string, uid: number | undefined, keepSetuid: boolean): Array<string> => [
   setpriv,
   ...(uid === undefined ? [] : [`--reuid=${uid}`, `--regid=${uid}`, "--clear-groups"]),
+  ...(keepSetuid ? ["--bounding-set=-all,+setuid,+setgid,+kill", "--inh-caps=-all"] : []),
   "--no-new-privs",
   "--pdeathsig=KILL",
   "--"
@@ -161,15 +158,17 @@ const tools = (): Tools => ({
   ldd: findTool("ldd")
 })
 
-/** The common tail of every tier: setpriv, prlimit, node. */
-const innerCommand = (found: Tools, nodePath: string, spec: JailSpec, root: boolean): Array<string> => {
-  const uid = root ? spec.uid : undefined
+/** The common tail of every tier: setpriv, prlimit, the program. */
+const innerCommand = (found: Tools, spec: JailSpec, root: boolean): Array<string> => {
+  const keepSetuid = root && spec.keepSetuid === true
+  const uid = root && !keepSetuid ? spec.uid : undefined
   return [
-    ...(found.setpriv === undefined ? [] : setprivArgs(found.setpriv, uid)),
+    ...(found.setpriv === undefined ? [] : setprivArgs(found.setpriv, uid, keepSetuid)),
     ...(found.prlimit === undefined
       ? []
       : prlimitArgs(found.prlimit, spec.limits, uid !== undefined && found.setpriv !== undefined)),
-    ...nodeArgs(nodePath, spec)
+    spec.program,
+    ...spec.args
   ]
 }
 
@@ -180,20 +179,20 @@ const ancestors = (path: string): Array<string> => {
   return out
 }
 
-const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: boolean) => {
-  const binaries = [nodePath, found.setpriv, found.prlimit].filter((p): p is string => p !== undefined)
-  const libraries = new Set<string>()
-  let libraryDirs: Array<string> = []
-  for (const binary of binaries) {
-    const libs = sharedLibraries(binary, found.ldd)
-    if (libs === undefined) libraryDirs = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"].filter((d) => existsSync(d))
-    else for (const lib of libs) libraries.add(lib)
+const bwrapCommand = (found: Tools & { bwrap: string }, root: boolean) => {
+  const librariesOf = new Map<string, ReadonlyArray<string> | undefined>()
+  const libraries = (binary: string) => {
+    if (!librariesOf.has(binary)) librariesOf.set(binary, sharedLibraries(binary, found.ldd))
+    return librariesOf.get(binary)
   }
+  const fallbackDirs = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"].filter((d) => existsSync(d))
   return (spec: JailSpec): Command => {
+    const binaries = [spec.program, found.setpriv, found.prlimit].filter((p): p is string => p !== undefined)
+    const paths: Array<string> = [...binaries, ...spec.readable]
+    for (const binary of binaries) paths.push(...(libraries(binary) ?? fallbackDirs))
     const binds = new Map<string, string>()
-    for (const path of [...binaries, ...libraries, ...libraryDirs, spec.script, ...spec.readable]) {
-      if (!existsSync(path)) continue
-      binds.set(path, realpathSync(path))
+    for (const path of paths) {
+      if (existsSync(path)) binds.set(path, realpathSync(path))
     }
     const dirs = new Set<string>()
     for (const target of binds.keys()) for (const dir of ancestors(target)) dirs.add(dir)
@@ -202,6 +201,7 @@ const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: 
     const dirArgs = [...dirs].sort((a, b) => a.split("/").length - b.split("/").length || a.localeCompare(b))
       .flatMap((dir) => ["--perms", "0755", "--dir", dir])
     const bindArgs = [...binds].flatMap(([target, source]) => ["--ro-bind", source, target])
+    const keepSetuid = root && spec.keepSetuid === true
     return {
       file: found.bwrap,
       args: [
@@ -213,6 +213,9 @@ const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: 
         "--clearenv",
         "--unsetenv",
         "PWD",
+        ...(keepSetuid
+          ? ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
+          : []),
         // Mounts first, binds after: a bind below /tmp must not be hidden by the private /tmp.
         "--tmpfs",
         "/tmp",
@@ -225,40 +228,35 @@ const bwrapCommand = (found: Tools & { bwrap: string }, nodePath: string, root: 
         "--chdir",
         "/tmp",
         "--",
-        ...innerCommand(found, nodePath, spec, root)
+        ...innerCommand(found, spec, root)
       ]
     }
   }
 }
 
-const unshareCommand =
-  (found: Tools & { unshare: string }, nodePath: string, root: boolean) => (spec: JailSpec): Command => ({
-    file: found.unshare,
-    args: [
-      ...(root ? [] : ["--user", "--map-root-user"]),
-      "--net",
-      "--ipc",
-      "--pid",
-      "--uts",
-      "--fork",
-      "--kill-child",
-      "--",
-      ...innerCommand(found, nodePath, spec, root)
-    ]
-  })
+const unshareCommand = (found: Tools & { unshare: string }, root: boolean) => (spec: JailSpec): Command => ({
+  file: found.unshare,
+  args: [
+    ...(root ? [] : ["--user", "--map-root-user"]),
+    "--net",
+    "--ipc",
+    "--pid",
+    "--uts",
+    "--fork",
+    "--kill-child",
+    "--",
+    ...innerCommand(found, spec, root)
+  ]
+})
 
-const plainCommand = (found: Tools, nodePath: string, root: boolean) => (spec: JailSpec): Command => {
-  const [file, ...args] = innerCommand(found, nodePath, spec, root)
+const plainCommand = (found: Tools, root: boolean) => (spec: JailSpec): Command => {
+  const [file, ...args] = innerCommand(found, spec, root)
   return { file: file!, args }
 }
 
-/** Runs `node -e 0` through a candidate jail: it works or it does not. */
-const works = (
-  command: (spec: JailSpec) => Command,
-  probeScript: string,
-  limits: ProcessLimits
-): string | undefined => {
-  const { args, file } = command({ script: probeScript, scriptArgs: [], readable: [], limits, uid: 60_999 })
+/** Runs the probe through a candidate jail: it works or it does not. */
+const works = (command: (spec: JailSpec) => Command, probe: JailSpec): string | undefined => {
+  const { args, file } = command(probe)
   const run = spawnSync(file, [...args], { env: {}, timeout: 20_000, encoding: "utf8" })
   if (run.error !== undefined) return run.error.message
   if (run.status !== 0) {
@@ -277,10 +275,8 @@ const works = (
  */
 export const detectSandbox = (options: {
   readonly setting: SandboxSetting
-  readonly nodePath: string
-  /** A script that exits 0, used to prove a tier works. */
-  readonly probeScript: string
-  readonly limits: ProcessLimits
+  /** A process that exits 0, used to prove a tier works. */
+  readonly probe: JailSpec
 }): Effect.Effect<Sandbox, SandboxUnavailable> =>
   Effect.sync(() => {
     const found = tools()
@@ -295,22 +291,22 @@ export const detectSandbox = (options: {
         build: () =>
           found.bwrap === undefined
             ? "bwrap is not installed (Debian: apt-get install bubblewrap)"
-            : bwrapCommand({ ...found, bwrap: found.bwrap }, options.nodePath, root)
+            : bwrapCommand({ ...found, bwrap: found.bwrap }, root)
       },
       {
         tier: "unshare",
         build: () =>
           found.unshare === undefined
             ? "unshare is not installed (util-linux)"
-            : unshareCommand({ ...found, unshare: found.unshare }, options.nodePath, root)
+            : unshareCommand({ ...found, unshare: found.unshare }, root)
       },
-      { tier: "none", build: () => plainCommand(found, options.nodePath, root) }
+      { tier: "none", build: () => plainCommand(found, root) }
     ]
     const wanted = options.setting === "auto" ? candidates : candidates.filter((c) => c.tier === options.setting)
     const reasons: Array<string> = []
     for (const candidate of wanted) {
       const built = candidate.build()
-      const failure = typeof built === "string" ? built : works(built, options.probeScript, options.limits)
+      const failure = typeof built === "string" ? built : works(built, options.probe)
       if (failure === undefined && typeof built !== "string") {
         return {
           _tag: "found" as const,

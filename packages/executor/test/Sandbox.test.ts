@@ -126,15 +126,19 @@ describe("tier selection", () => {
     Effect.gen(function*() {
       const error = yield* Effect.flip(detectSandbox({
         setting: "bwrap",
-        nodePath: "/nonexistent/node",
-        probeScript: "/nonexistent/probe.cjs",
-        limits: {
-          heapMb: 64,
-          addressSpaceMb: 2048,
-          cpuSeconds: 10,
-          maxProcesses: 64,
-          maxFileBytes: 1024,
-          maxOpenFiles: 64
+        probe: {
+          program: "/nonexistent/node",
+          args: ["-e", "0"],
+          readable: [],
+          limits: {
+            heapMb: 64,
+            addressSpaceMb: 2048,
+            cpuSeconds: 10,
+            maxProcesses: 64,
+            maxFileBytes: 1024,
+            maxOpenFiles: 64
+          },
+          uid: undefined
         }
       }))
       expect(error._tag).toBe("SandboxUnavailable")

@@ -324,3 +324,46 @@ export const parseJson = (text: string | Uint8Array, from: Side): Either.Either<
     return Either.right(parsed)
   })
 }
+
+/** Decodes a message frame from the Python fork server (untrusted: it runs in the jail). */
+export const decodeFromPythonServer: (
+  frame: Frame,
+  options?: DecodeOptions
+) => Either.Either<WorkerMessage.FromPythonServer, MalformedFrame> = makeDecoder({
+  ready: WorkerMessage.WorkerReady,
+  pydone: WorkerMessage.PythonDone
+}, "worker")
+
+/** Encodes a message for the Python fork server. */
+export const encodeToPythonServer: (
+  message: typeof WorkerMessage.PythonTask.Type | typeof WorkerMessage.PythonCancel.Type
+) => Either.Either<string, UnencodableMessage> = makeEncoder({
+  task: WorkerMessage.PythonTask,
+  cancel: WorkerMessage.PythonCancel
+})
+
+const decodePipe = Schema.decodeUnknownEither(WorkerMessage.PipeMessage, {
+  errors: "first",
+  onExcessProperty: "ignore"
+})
+
+/**
+ * Validates a Python child's pipe message as n8n's runner does (spec 7.4), with its messages:
+ * `Invalid pipe message length: 0 bytes`, `Invalid pipe message content: ...`.
+ */
+export const decodePipeMessage = (payload: Uint8Array): Either.Either<WorkerMessage.PipeMessage, string> => {
+  if (payload.byteLength === 0) return Either.left("Invalid pipe message length: 0 bytes")
+  const parsed = parseJson(payload, "worker")
+  if (Either.isLeft(parsed)) return Either.left(`Invalid pipe message content: ${parsed.left.detail}`)
+  const value = parsed.right
+  if (!isJsonObject(value)) return Either.left("Invalid pipe message content: expected an object")
+  const hasResult = Object.prototype.hasOwnProperty.call(value, "result")
+  const hasError = Object.prototype.hasOwnProperty.call(value, "error")
+  if (hasResult === hasError) {
+    return Either.left("Invalid pipe message content: expected exactly one of result and error")
+  }
+  return Either.mapLeft(decodePipe(value), (error) => {
+    const { detail, path } = describeParseIssue(error.issue)
+    return `Invalid pipe message content: ${path} ${detail}`
+  })
+}

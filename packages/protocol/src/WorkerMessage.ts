@@ -104,3 +104,72 @@ export const FromWorker = Schema.Union(WorkerReady, WorkerConsole, WorkerRpc, Wo
 
 /** Every message a child sends to the runner. */
 export type FromWorker = typeof FromWorker.Type
+
+// ---------------------------------------------------------------------------------------------
+// The Python fork server (one per executor): tasks in, one `pydone` per task out, each followed
+// by the child's own pipe message when it wrote one.
+
+/** Resource limits a forked Python child applies to itself. */
+export const PythonLimits = Schema.Struct({
+  addressSpaceBytes: Schema.Int,
+  cpuSeconds: Schema.Int,
+  maxFileBytes: Schema.Int,
+  maxOpenFiles: Schema.Int,
+  maxProcesses: Schema.Int
+})
+
+/** Runner -> Python server: run this task. Followed by one raw frame: the items as JSON. */
+export const PythonTask = Schema.Struct({
+  type: Schema.Literal("task"),
+  id: Schema.Int,
+  code: Schema.String,
+  mode: Schema.Literal("all_items", "per_item"),
+  continueOnFail: Schema.Boolean,
+  query: Schema.NullOr(JsonValue),
+  timeoutSeconds: Schema.Number,
+  /** The child's own user (the server runs as root with only CAP_SETUID/CAP_SETGID), or null. */
+  uid: Schema.NullOr(Schema.Int),
+  limits: PythonLimits,
+  stdlibAllow: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
+  externalAllow: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
+  builtinsDeny: Schema.Array(Schema.String),
+  blockEnvAccess: Schema.Boolean,
+  allowTransitiveImports: Schema.Boolean,
+  maxResultBytes: Schema.Int
+})
+
+/** Runner -> Python server: stop a task (SIGTERM, then SIGKILL a second later). */
+export const PythonCancel = Schema.Struct({ type: Schema.Literal("cancel"), id: Schema.Int })
+
+/** Python server -> runner: a task's child has ended. */
+export const PythonDone = Schema.Struct({
+  type: Schema.Literal("pydone"),
+  id: Schema.Int,
+  status: Schema.Literal("exited", "timedOut", "cancelled", "tooLarge"),
+  exitCode: Schema.NullOr(Schema.Int),
+  signal: Schema.NullOr(Schema.Int),
+  /** A frame with the child's pipe message follows. */
+  hasResult: Schema.Boolean,
+  resultBytes: Schema.NonNegativeInt
+})
+
+/** Every message the Python server sends. */
+export type FromPythonServer = typeof WorkerReady.Type | typeof PythonDone.Type
+
+/** What a Python child writes on its pipe (spec 7.4): exactly one of `result` / `error`. */
+export const PipeMessage = Schema.Struct({
+  print_args: Schema.Array(Schema.Array(Schema.String)),
+  result: optional(JsonValue),
+  error: optional(Schema.Struct({
+    message: Schema.String,
+    description: optional(Schema.String),
+    stack: optional(Schema.String),
+    stderr: optional(Schema.String),
+    /** Ours: how the runner should classify it (`OutOfMemory`, `ResultTooLarge`). */
+    kind: optional(Schema.String),
+    bytes: optional(Schema.Int)
+  }))
+})
+
+/** What a Python child writes on its pipe. */
+export type PipeMessage = typeof PipeMessage.Type

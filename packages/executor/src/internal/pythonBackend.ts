@@ -1,0 +1,458 @@
+import {
+  Killed,
+  MessageCodec,
+  OutOfMemory,
+  ProcessFailed,
+  ResultTooLarge,
+  RuntimeError,
+  TimedOut
+} from "@taskrunner/protocol"
+import type { ExecutionError, WorkerMessage } from "@taskrunner/protocol"
+import { Duration, Effect, Either } from "effect"
+import type { Scope } from "effect"
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import type { Readable, Writable } from "node:stream"
+import type { ExecutionOutput, ExecutionRequest, ExecutorOptions } from "../CodeExecutor.js"
+import type { Command, ProcessLimits, Sandbox } from "../Sandbox.js"
+import { encodeFrame, FrameReader } from "./frames.js"
+import type { Backend } from "./jsBackend.js"
+import type { PythonRuntime } from "./pythonRuntime.js"
+
+/**
+ * The Python backend. By default one jailed fork server runs for the executor and forks a child
+ * per task; each child switches to a user of its own (as root), applies its own limits, and runs
+ * the snippet with n8n's guards. `pythonStrict` starts a fresh jailed interpreter per task instead.
+ *
+ * What fork gives and does not give compared with a fresh process: a forked child starts with a
+ * copy of the server's memory (the preloaded allow-listed modules, nothing of other tasks, which
+ * run in their own children); it gets its own user id (as root), its own resource limits, and is
+ * not dumpable, so other tasks cannot signal, trace or read it. It shares the server's jail: the
+ * same namespaces, /tmp and bound files. It does not get a new address-space layout (ASLR offsets
+ * are inherited), and a task that corrupts interpreter state it inherited cannot affect others
+ * (copy-on-write) but sees the same starting state every time. Strict mode gives each task a new
+ * interpreter and a new jail, at the cost of an interpreter start per task.
+ */
+
+const stderrTail = 8 * 1024
+
+const signalName = (signal: number | null): string | undefined =>
+  signal === null
+    ? undefined
+    : ({ 9: "SIGKILL", 15: "SIGTERM", 24: "SIGXCPU", 6: "SIGABRT", 11: "SIGSEGV" } as Record<number, string>)[signal] ??
+      `signal ${signal}`
+
+/** What ended a Python task: the child's status and, when it wrote one, its pipe message. */
+interface Ended {
+  readonly status: "exited" | "timedOut" | "cancelled" | "tooLarge" | "serverDied"
+  readonly exitCode: number | null
+  readonly signal: string | undefined
+  readonly payload: Buffer | undefined
+  readonly resultBytes: number
+  readonly stderr?: string
+}
+
+/** How a `pydone` message describes the end of a task. */
+const endedOf = (done: typeof WorkerMessage.PythonDone.Type): Ended => ({
+  status: done.status,
+  exitCode: done.exitCode,
+  signal: signalName(done.signal),
+  payload: undefined,
+  resultBytes: done.resultBytes
+})
+
+/** Maps how a Python task ended to its result or n8n's error (spec 7.4 and 7.10). */
+const outcome = (
+  ended: Ended,
+  options: ExecutorOptions,
+  timeoutSeconds: number,
+  request: ExecutionRequest
+): Effect.Effect<ExecutionOutput, ExecutionError> => {
+  if (ended.status === "timedOut" || ended.signal === "SIGXCPU") {
+    return Effect.fail(new TimedOut({ timeoutSeconds: Math.max(1, Math.round(timeoutSeconds)) }))
+  }
+  if (ended.status === "serverDied") {
+    return Effect.fail(
+      new ProcessFailed({ message: "The Python server stopped while running the task", stderr: ended.stderr ?? "" })
+    )
+  }
+  if (ended.status === "tooLarge") {
+    return Effect.fail(new ResultTooLarge({ bytes: ended.resultBytes, limitBytes: options.maxResultBytes }))
+  }
+  if (ended.payload === undefined) {
+    if (ended.signal === "SIGKILL") return Effect.fail(new Killed({ signal: "SIGKILL" }))
+    if (ended.signal === "SIGTERM") {
+      return Effect.fail(new ProcessFailed({ message: "Task was cancelled", signal: "SIGTERM" }))
+    }
+    if (ended.signal !== undefined) return Effect.fail(new Killed({ signal: ended.signal }))
+    if (ended.exitCode !== 0) {
+      return Effect.fail(
+        new ProcessFailed({ message: `Task subprocess exited with code ${ended.exitCode}`, exitCode: ended.exitCode })
+      )
+    }
+    return Effect.fail(new ProcessFailed({ message: "Process completed but returned no result", exitCode: 0 }))
+  }
+  const decoded = MessageCodec.decodePipeMessage(ended.payload)
+  if (Either.isLeft(decoded)) return Effect.fail(new ProcessFailed({ message: decoded.left }))
+  const message = decoded.right
+  for (const args of message.print_args) request.onConsole?.(args)
+  const error = message.error
+  if (error === undefined) return Effect.succeed({ result: message.result ?? null, console: message.print_args })
+  if (error.kind === "OutOfMemory") return Effect.fail(new OutOfMemory({ limitMb: options.heapMb }))
+  if (error.kind === "ResultTooLarge") {
+    return Effect.fail(new ResultTooLarge({ bytes: error.bytes ?? 0, limitBytes: options.maxResultBytes }))
+  }
+  return Effect.fail(
+    new RuntimeError({
+      message: error.message,
+      description: error.description ?? "",
+      ...(error.stack === undefined || error.stack === "" ? {} : { stack: error.stack })
+    })
+  )
+}
+
+/** Limits a Python child applies to itself (the server's own limits are looser, to allow them). */
+export const pythonChildLimits = (
+  options: ExecutorOptions,
+  timeoutSeconds: number
+): typeof WorkerMessage.PythonLimits.Type => ({
+  addressSpaceBytes: (options.heapMb + 256) * 1024 * 1024,
+  cpuSeconds: Math.ceil(timeoutSeconds) + 1,
+  maxFileBytes: 1024 * 1024,
+  maxOpenFiles: 64,
+  maxProcesses: 16
+})
+
+const taskMessage = (
+  id: number,
+  request: ExecutionRequest,
+  options: ExecutorOptions,
+  timeoutSeconds: number,
+  uid: number | null
+): typeof WorkerMessage.PythonTask.Type => ({
+  type: "task",
+  id,
+  code: request.code,
+  mode: request.mode._tag === "PerItem" ? "per_item" : "all_items",
+  continueOnFail: request.continueOnFail,
+  query: (request.context?.["_query"] ?? null) as unknown,
+  timeoutSeconds,
+  uid,
+  limits: pythonChildLimits(options, timeoutSeconds),
+  stdlibAllow: options.stdlibAllow,
+  externalAllow: options.pythonExternalAllow,
+  builtinsDeny: options.builtinsDeny,
+  blockEnvAccess: options.blockEnvAccess,
+  allowTransitiveImports: options.allowTransitiveImports,
+  maxResultBytes: options.maxResultBytes
+})
+
+const encodeTask = (message: typeof WorkerMessage.PythonTask.Type | typeof WorkerMessage.PythonCancel.Type): Buffer => {
+  const encoded = MessageCodec.encodeToPythonServer(message)
+  if (Either.isLeft(encoded)) throw new Error(encoded.left.message)
+  return encodeFrame(encoded.right)
+}
+
+/** A jailed Python process with the framed channel on fd 3. */
+class PythonProcess {
+  readonly child: ChildProcess
+  readonly channel: Readable & Writable
+  readonly exited: Promise<
+    { readonly code: number | null; readonly signal: NodeJS.Signals | null; readonly stderr: string }
+  >
+  stderr = ""
+  killed = false
+
+  constructor(command: Command, onFrame: (frame: Buffer) => void, maxFrame: number) {
+    this.child = spawn(command.file, [...command.args], {
+      stdio: ["ignore", "ignore", "pipe", "pipe"],
+      env: {},
+      detached: true
+    })
+    this.channel = this.child.stdio[3] as Readable & Writable
+    this.child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderr = (this.stderr + chunk.toString("utf8")).slice(-stderrTail)
+    })
+    const reader = new FrameReader((length) => (length > maxFrame ? `frame of ${length} bytes` : undefined))
+    this.channel.on("data", (chunk: Buffer) => {
+      const { frames, refused } = reader.push(chunk)
+      for (const frame of frames) onFrame(frame)
+      if (refused !== undefined) void this.kill()
+    })
+    this.channel.on("error", () => {})
+    this.exited = new Promise((resolve) => {
+      this.child.on("error", (error) => (this.stderr += `\n${error.message}`))
+      this.child.on("close", (code, signal) => resolve({ code, signal, stderr: this.stderr }))
+    })
+  }
+
+  get alive() {
+    return this.child.exitCode === null && this.child.signalCode === null && !this.killed
+  }
+
+  write(data: Buffer) {
+    this.channel.write(data)
+  }
+
+  kill(graceMs = 1000) {
+    if (!this.alive) return this.exited
+    this.killed = true
+    const group = this.child.pid
+    const signal = (sig: NodeJS.Signals) => {
+      try {
+        if (group !== undefined) process.kill(-group, sig)
+      } catch {
+        // gone
+      }
+    }
+    signal("SIGTERM")
+    const timer = setTimeout(() => signal("SIGKILL"), graceMs)
+    void this.exited.then(() => clearTimeout(timer))
+    return this.exited
+  }
+}
+
+/** Starts the Python backend for `runtime`; closing the scope stops it. */
+export const makePythonBackend = (
+  options: ExecutorOptions,
+  sandbox: Sandbox,
+  scripts: string,
+  runtime: PythonRuntime
+): Effect.Effect<Backend, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const script = `${scripts}py_server.py`
+    const readable = [
+      script,
+      ...runtime.stdlib,
+      ...(options.pythonExternalAllow.length === 0 ? [] : runtime.sitePackages)
+    ]
+    // The server's own limits leave room for the children's (each sets its own, lower ones).
+    const serverLimits: ProcessLimits = {
+      heapMb: options.heapMb,
+      addressSpaceMb: options.heapMb + 1024,
+      cpuSeconds: 100_000_000,
+      maxProcesses: 1024,
+      maxFileBytes: 1024 * 1024,
+      maxOpenFiles: 1024
+    }
+    const usedSlots = new Set<number>()
+    const pending = new Map<number, { readonly resolve: (ended: Ended) => void }>()
+    let nextId = 1
+    let busy = 0
+    let started = 0
+    let server: PythonProcess | undefined
+    let ready: Promise<void> | undefined
+    let awaitingResult: { id: number; done: typeof WorkerMessage.PythonDone.Type } | undefined
+    let closing = false
+
+    const settings = JSON.stringify({
+      stdlibAllow: options.stdlibAllow,
+      externalAllow: options.pythonExternalAllow,
+      maxResultBytes: options.maxResultBytes
+    })
+
+    const settle = (id: number, ended: Ended) => {
+      pending.get(id)?.resolve(ended)
+      pending.delete(id)
+    }
+
+    const startServer = (): Promise<void> => {
+      let markReady: (() => void) | undefined
+      let failReady: ((error: Error) => void) | undefined
+      const promise = new Promise<void>((resolve, reject) => {
+        markReady = resolve
+        failReady = reject
+      })
+      const process_ = new PythonProcess(
+        sandbox.command({
+          program: runtime.path,
+          args: ["-I", "-B", script, "serve", settings],
+          readable,
+          limits: serverLimits,
+          uid: sandbox.separateUsers ? options.uidBase + 999 : undefined,
+          keepSetuid: true
+        }),
+        (frame) => {
+          if (awaitingResult !== undefined) {
+            const { done, id } = awaitingResult
+            awaitingResult = undefined
+            return settle(id, { ...endedOf(done), payload: frame })
+          }
+          const decoded = MessageCodec.decodeFromPythonServer(frame)
+          if (Either.isLeft(decoded)) {
+            void process_.kill()
+            return
+          }
+          const message = decoded.right
+          if (message.type === "ready") return markReady?.()
+          if (message.hasResult) awaitingResult = { id: message.id, done: message }
+          else settle(message.id, endedOf(message))
+        },
+        options.maxResultBytes + 1024
+      )
+      started++
+      server = process_
+      void process_.exited.then((exit) => {
+        if (server === process_) {
+          server = undefined
+          ready = undefined
+        }
+        failReady?.(
+          new Error(
+            `The Python server stopped: ${exit.stderr.trim().split("\n").at(-1) ?? `exit ${exit.code ?? exit.signal}`}`
+          )
+        )
+        // Whatever it was running is lost: those tasks fail.
+        for (const [id] of pending) {
+          settle(id, {
+            status: "serverDied",
+            exitCode: exit.code,
+            signal: exit.signal ?? undefined,
+            payload: undefined,
+            resultBytes: 0,
+            stderr: exit.stderr
+          })
+        }
+      })
+      return promise
+    }
+
+    const slot = () => {
+      let index = 0
+      while (usedSlots.has(index)) index++
+      usedSlots.add(index)
+      return index
+    }
+
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(async () => {
+        closing = true
+        await server?.kill(500)
+      })
+    )
+
+    if (!options.pythonStrict) {
+      ready = startServer()
+      ready.catch(() => {})
+    }
+
+    const viaServer = (
+      request: ExecutionRequest,
+      timeoutSeconds: number
+    ): Effect.Effect<ExecutionOutput, ExecutionError> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          busy++
+          return slot()
+        }),
+        (index) =>
+          Effect.gen(function*() {
+            if (closing) return yield* new ProcessFailed({ message: "The executor is shutting down" })
+            if (server === undefined || ready === undefined) ready = startServer()
+            yield* Effect.tryPromise({
+              try: () => ready!,
+              catch: (error) => new ProcessFailed({ message: (error as Error).message })
+            })
+            const current = server!
+            const id = nextId++
+            const uid = sandbox.separateUsers ? options.uidBase + 1000 + index : null
+            const ended = yield* Effect.async<Ended>((resume) => {
+              pending.set(id, { resolve: (value) => resume(Effect.succeed(value)) })
+              current.write(Buffer.concat([
+                encodeTask(taskMessage(id, request, options, timeoutSeconds, uid)),
+                encodeFrame(JSON.stringify(request.items))
+              ]))
+              // Cancelled or interrupted: the server stops the child (SIGTERM, SIGKILL a second later).
+              return Effect.sync(() => {
+                if (pending.delete(id) && current.alive) current.write(encodeTask({ type: "cancel", id }))
+              })
+            }).pipe(
+              // The server enforces the deadline; this one only catches a server that stopped answering.
+              Effect.timeoutFail({
+                duration: Duration.seconds(timeoutSeconds + 5),
+                onTimeout: () => {
+                  void current.kill()
+                  return new TimedOut({ timeoutSeconds: Math.max(1, Math.round(timeoutSeconds)) })
+                }
+              })
+            )
+            return yield* outcome(ended, options, timeoutSeconds, request)
+          }),
+        (index) =>
+          Effect.sync(() => {
+            busy--
+            usedSlots.delete(index)
+          })
+      )
+
+    const strict = (
+      request: ExecutionRequest,
+      timeoutSeconds: number
+    ): Effect.Effect<ExecutionOutput, ExecutionError> =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          busy++
+          started++
+          const index = slot()
+          let payload: Buffer | undefined
+          const process_ = new PythonProcess(
+            sandbox.command({
+              program: runtime.path,
+              args: ["-I", "-B", script, "single"],
+              readable,
+              limits: {
+                heapMb: options.heapMb,
+                addressSpaceMb: options.heapMb + 256,
+                cpuSeconds: Math.ceil(timeoutSeconds) + 1,
+                maxProcesses: 16,
+                maxFileBytes: 1024 * 1024,
+                maxOpenFiles: 64
+              },
+              uid: sandbox.separateUsers ? options.uidBase + 1000 + index : undefined
+            }),
+            (frame) => {
+              payload ??= frame
+            },
+            options.maxResultBytes + 1024
+          )
+          return { index, process_, payload: () => payload }
+        }),
+        ({ payload, process_ }) =>
+          Effect.gen(function*() {
+            process_.write(Buffer.concat([
+              encodeTask(taskMessage(0, request, options, timeoutSeconds, null)),
+              encodeFrame(JSON.stringify(request.items))
+            ]))
+            const exit = yield* Effect.promise(() => process_.exited)
+            return yield* outcome(
+              {
+                status: "exited",
+                exitCode: exit.code,
+                signal: exit.signal ?? undefined,
+                payload: payload(),
+                resultBytes: payload()?.length ?? 0
+              },
+              options,
+              timeoutSeconds,
+              request
+            )
+          }).pipe(Effect.timeoutFail({
+            duration: Duration.seconds(timeoutSeconds),
+            onTimeout: () => new TimedOut({ timeoutSeconds: Math.max(1, Math.round(timeoutSeconds)) })
+          })),
+        ({ index, process_ }) =>
+          Effect.sync(() => {
+            busy--
+            usedSlots.delete(index)
+            void process_.kill()
+          })
+      )
+
+    return {
+      execute: (request) => {
+        const timeoutSeconds = (request.timeoutMs ?? options.taskTimeoutMs) / 1000
+        return options.pythonStrict ? strict(request, timeoutSeconds) : viaServer(request, timeoutSeconds)
+      },
+      stats: () => ({ idle: server?.alive === true ? 1 : 0, busy, processes: server?.alive === true ? 1 : 0, started })
+    }
+  })

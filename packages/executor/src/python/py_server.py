@@ -1,0 +1,595 @@
+"""The Python side of the executor: a fork server that runs one child per task.
+
+Started inside the jail, it talks to the runner over fd 3 (4-byte big-endian length + UTF-8 JSON
+frames, both directions). For each task it forks a child that drops to its own user (when the
+server runs as root), applies its own resource limits, and runs the snippet with filtered builtins,
+a guarded import, a guarded str.format, a cleared environment and a pruned sys.modules. The child
+writes its result on a pipe (spec 7.4 framing: {"result"|"error": ..., "print_args": [...]}); the
+server relays those bytes to the runner unparsed, with the child's exit status.
+
+`single` runs one task in this process (strict mode: a fresh jailed interpreter per task).
+Standard library only.
+"""
+
+import ast
+import builtins
+import io
+import json
+import os
+import selectors
+import signal
+import string
+import struct
+import sys
+import time
+import traceback
+
+try:
+    import ctypes
+
+    _libc = ctypes.CDLL(None, use_errno=True)
+except (ImportError, OSError):
+    _libc = None
+
+try:
+    import resource
+except ImportError:
+    resource = None
+
+CHANNEL_FD = 3
+PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
+MAX_PRINT_CALLS = 100
+MAX_PRINT_ARG = 64 * 1024
+MAX_PRINT_BYTES = 1024 * 1024
+FILENAMES = {"all_items": "<all_items_task_execution>", "per_item": "<per_item_task_execution>"}
+SAFE_FORMAT = "__taskrunner_safe_format__"
+ALWAYS_KEPT = ("builtins", "__main__", "sys", "traceback", "linecache", "importlib", "importlib.machinery")
+
+BLOCKED_ATTRIBUTES = frozenset({
+    "__subclasses__", "__globals__", "__builtins__", "__traceback__", "tb_frame", "tb_next", "f_back",
+    "f_globals", "f_locals", "f_code", "f_builtins", "__getattribute__", "__qualname__", "__module__",
+    "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "ag_frame", "ag_code", "obj",
+    "__thisclass__", "__self_class__", "__objclass__", "__reduce__", "__reduce_ex__", "__prepare__",
+    "__instancecheck__", "__subclasscheck__", "__match_args__", "__base__", "__class__", "__bases__",
+    "__code__", "__closure__", "__loader__", "__cached__", "__dict__", "__import__", "__mro__",
+    "__init_subclass__", "__getattr__", "__setattr__", "__delattr__", "__self__", "__func__",
+    "__wrapped__", "__annotations__", "__spec__",
+})
+
+
+# ---------------------------------------------------------------------------------------------
+# Framing
+
+
+def frame(payload):
+    return struct.pack(">I", len(payload)) + payload
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+class FrameReader:
+    def __init__(self):
+        self.buffer = bytearray()
+
+    def feed(self, data):
+        self.buffer += data
+        frames = []
+        while len(self.buffer) >= 4:
+            length = struct.unpack(">I", self.buffer[:4])[0]
+            if len(self.buffer) < 4 + length:
+                break
+            frames.append(bytes(self.buffer[4:4 + length]))
+            del self.buffer[:4 + length]
+        return frames
+
+
+def send_message(message, raw=None):
+    data = frame(json.dumps(message).encode("utf-8"))
+    if raw is not None:
+        data += frame(raw)
+    write_all(CHANNEL_FD, data)
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: everything below runs in the forked process, before and around the user's code.
+
+
+class SecurityViolationError(Exception):
+    def __init__(self, description):
+        super().__init__("Security violation detected")
+        self.description = description
+
+
+def allowed(name, allow):
+    top = name.split(".")[0]
+    return allow == "*" or top in allow
+
+
+def import_message(name, task):
+    top = name.split(".")[0]
+    if top in sys.stdlib_module_names:
+        allow = task["stdlibAllow"]
+        listed = ", ".join(sorted(allow)) if allow else "none"
+        return f"Import of standard library module '{top}' is disallowed. Allowed stdlib modules: {listed}"
+    allow = task["externalAllow"]
+    listed = ", ".join(sorted(allow)) if allow else "none"
+    return f"Import of external package '{top}' is disallowed. Allowed external packages: {listed}"
+
+
+def import_allowed(name, task):
+    top = name.split(".")[0]
+    allow = task["stdlibAllow"] if top in sys.stdlib_module_names else task["externalAllow"]
+    return allowed(name, allow)
+
+
+def make_import_guard(task, real_import):
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level:
+            raise SecurityViolationError("Relative imports are disallowed.")
+        if not isinstance(name, str) or not import_allowed(name, task):
+            raise SecurityViolationError(import_message(str(name), task))
+        return real_import(name, globals, locals, fromlist, level)
+
+    return guarded_import
+
+
+def guard_importlib(task):
+    """`importlib.import_module` re-checks the allow-lists, unless library code calls it and
+    transitive imports are allowed."""
+    import importlib
+
+    real = importlib.import_module
+
+    def import_module(name, package=None):
+        caller = sys._getframe(1).f_code.co_filename
+        from_user = caller in FILENAMES.values()
+        if (from_user or not task["allowTransitiveImports"]) and not import_allowed(str(name), task):
+            raise SecurityViolationError(import_message(str(name), task))
+        return real(name, package)
+
+    importlib.import_module = import_module
+
+
+def template_accesses(template, depth=0):
+    if depth > 8:
+        return
+    for _literal, field, spec, _conversion in string.Formatter().parse(template):
+        if field:
+            rest = field
+            index = 0
+            while index < len(rest) and rest[index] not in ".[":
+                index += 1
+            while index < len(rest):
+                if rest[index] == ".":
+                    end = index + 1
+                    while end < len(rest) and rest[end] not in ".[":
+                        end += 1
+                    yield rest[index + 1:end]
+                    index = end
+                elif rest[index] == "[":
+                    end = rest.find("]", index)
+                    if end < 0:
+                        break
+                    yield rest[index + 1:end]
+                    index = end + 1
+                else:
+                    index += 1
+        if spec:
+            yield from template_accesses(spec, depth + 1)
+
+
+def safe_format(receiver, method, *args, **kwargs):
+    """Runs `receiver.format(...)` / `.format_map(...)` after checking a string template."""
+    if isinstance(receiver, str) and method in ("format", "format_map"):
+        for access in template_accesses(receiver):
+            if access in BLOCKED_ATTRIBUTES or access.startswith("__"):
+                raise SecurityViolationError(
+                    f"String pattern accessing '{access}' is disallowed, because it can be used to bypass security restrictions."
+                )
+    return getattr(receiver, method)(*args, **kwargs)
+
+
+class FormatGuard(ast.NodeTransformer):
+    """Rewrites every `x.format(...)` / `x.format_map(...)` call into a checked call."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        function = node.func
+        if isinstance(function, ast.Attribute) and function.attr in ("format", "format_map"):
+            return ast.copy_location(
+                ast.Call(
+                    func=ast.Name(id=SAFE_FORMAT, ctx=ast.Load()),
+                    args=[function.value, ast.Constant(function.attr), *node.args],
+                    keywords=node.keywords,
+                ),
+                node,
+            )
+        return node
+
+
+def format_print_arg(value):
+    if isinstance(value, str):
+        text = f"'{value}'"
+    elif value is None or isinstance(value, (bool, int, float)):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, default=str, ensure_ascii=False)
+        except (ValueError, RecursionError):
+            text = f"[Circular {type(value).__name__}]"
+    return text if len(text) <= MAX_PRINT_ARG else text[:MAX_PRINT_ARG] + "… [truncated]"
+
+
+class PrintCapture:
+    def __init__(self):
+        self.calls = []
+        self.dropped = 0
+        self.size = 0
+
+    def __call__(self, *args, sep=" ", end="\n", file=None, flush=False):
+        if len(self.calls) >= MAX_PRINT_CALLS:
+            self.dropped += 1
+            return
+        formatted = [format_print_arg(arg) for arg in args]
+        size = sum(len(part) for part in formatted)
+        if self.size + size > MAX_PRINT_BYTES:
+            self.dropped += 1
+            return
+        self.size += size
+        self.calls.append(formatted)
+
+    def result(self):
+        if self.dropped:
+            return self.calls + [[f"[Output truncated - {self.dropped} more print statements]"]]
+        return self.calls
+
+
+def wrap_code(code, filename):
+    body = "\n".join("    " + line for line in code.split("\n"))
+    source = "def _user_function():\n" + body + "\n    pass\n__n8n_internal_user_output__ = _user_function()\n"
+    tree = FormatGuard().visit(ast.parse(source, filename=filename))
+    ast.fix_missing_locations(tree)
+    return compile(tree, filename, "exec")
+
+
+def prune_modules(task):
+    stdlib_allow, external_allow = task["stdlibAllow"], task["externalAllow"]
+    for name in list(sys.modules):
+        top = name.split(".")[0]
+        if name in ALWAYS_KEPT:
+            continue
+        allow = stdlib_allow if top in sys.stdlib_module_names else external_allow
+        if allow == "*" or top in allow:
+            continue
+        del sys.modules[name]
+
+
+def user_frames(error):
+    """The traceback without the runner's own frames."""
+    return "".join(
+        entry for entry in traceback.format_exception(error)
+        if not entry.startswith("  File ") or any(name in entry for name in FILENAMES.values())
+    )
+
+
+def error_payload(error, stderr):
+    if isinstance(error, SystemExit):
+        message = f"Process exited with code {error.code if isinstance(error.code, int) else 1}"
+    elif isinstance(error, SecurityViolationError):
+        message = str(error)
+    else:
+        message = str(error) or type(error).__name__
+    description = getattr(error, "description", None)
+    payload = {
+        "message": message,
+        "description": description if isinstance(description, str) and description else stderr,
+        "stack": user_frames(error),
+        "stderr": stderr,
+    }
+    if isinstance(error, MemoryError):
+        payload["kind"] = "OutOfMemory"
+    return payload
+
+
+def shape_item(value, index):
+    if isinstance(value, dict) and "json" in value:
+        json_value = value["json"]
+    elif isinstance(value, dict) and "binary" in value:
+        json_value = {k: v for k, v in value.items() if k != "binary"}
+    else:
+        json_value = value
+    item = {"json": json_value, "pairedItem": {"item": index}}
+    if isinstance(value, dict) and "binary" in value:
+        item["binary"] = value["binary"]
+    return item
+
+
+def apply_limits(task):
+    limits = task["limits"]
+    if resource is None:
+        return
+    pairs = [
+        (resource.RLIMIT_AS, limits["addressSpaceBytes"]),
+        (resource.RLIMIT_CPU, limits["cpuSeconds"]),
+        (resource.RLIMIT_FSIZE, limits["maxFileBytes"]),
+        (resource.RLIMIT_NOFILE, limits["maxOpenFiles"]),
+        (resource.RLIMIT_CORE, 0),
+    ]
+    if task.get("uid") is not None:
+        pairs.append((resource.RLIMIT_NPROC, limits["maxProcesses"]))
+    for which, value in pairs:
+        try:
+            resource.setrlimit(which, (value, value))
+        except (ValueError, OSError):
+            pass
+
+
+def drop_privileges(task):
+    uid = task.get("uid")
+    if uid is not None and os.getuid() == 0:
+        os.setgroups([])
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    if _libc is not None:
+        # Not dumpable: other tasks (same user or not) cannot ptrace it or read its memory.
+        _libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
+        # Dies with the server. Set after the uid change, which clears it.
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+class ReadOnlyBuiltins(dict):
+    """The user's builtins: CPython needs a real dict (imports read it directly), but the user's
+    code cannot change it."""
+
+    def _refuse(self, *_args, **_kwargs):
+        raise TypeError("builtins are read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse
+
+
+def run_task(task, items_bytes, result_fd):
+    """Runs one task in this (child) process and writes the framed result to `result_fd`."""
+    drop_privileges(task)
+    apply_limits(task)
+    if task["blockEnvAccess"]:
+        os.environ.clear()
+    captured_stderr = io.StringIO()
+    sys.stderr = captured_stderr
+    sys.stdout = io.StringIO()
+    printer = PrintCapture()
+    mode = task["mode"]
+    filename = FILENAMES[mode]
+    message = None
+    try:
+        items = json.loads(items_bytes)
+        code = wrap_code(task["code"], filename)
+        user_builtins = {k: v for k, v in builtins.__dict__.items() if k not in task["builtinsDeny"]}
+        user_builtins["__import__"] = make_import_guard(task, builtins.__import__)
+        user_builtins["print"] = printer
+        guard_importlib(task)
+        prune_modules(task)
+        base = {"__builtins__": ReadOnlyBuiltins(user_builtins), SAFE_FORMAT: safe_format, "__name__": "__main__"}
+        if mode == "all_items":
+            scope = dict(base, _items=items, _query=task.get("query"))
+            exec(code, scope)
+            message = {"result": scope["__n8n_internal_user_output__"]}
+        else:
+            output = []
+            scope = dict(base)
+            for index, item in enumerate(items):
+                scope["_item"] = item
+                exec(code, scope)
+                value = scope["__n8n_internal_user_output__"]
+                if value is not None:
+                    output.append(shape_item(value, index))
+            message = {"result": output}
+    except BaseException as error:  # noqa: BLE001 - every failure of the user's code is reported
+        if task["continueOnFail"]:
+            # n8n's runner: the failure becomes the result, and the prints so far are dropped.
+            printer = PrintCapture()
+            message = {"result": [{"json": {"error": str(error)}}]}
+        else:
+            message = {"error": error_payload(error, captured_stderr.getvalue())}
+    message["print_args"] = printer.result()
+    try:
+        payload = json.dumps(message, default=str, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, RecursionError, TypeError) as error:
+        payload = json.dumps({
+            "error": {"message": f"The result cannot be converted to JSON: {error}", "description": ""},
+            "print_args": printer.result(),
+        }).encode("utf-8")
+    if len(payload) > task["maxResultBytes"]:
+        payload = json.dumps({
+            "error": {"message": f"The result is {len(payload)} bytes; the limit is {task['maxResultBytes']}", "description": "", "kind": "ResultTooLarge", "bytes": len(payload)},
+            "print_args": [],
+        }).encode("utf-8")
+    write_all(result_fd, frame(payload))
+
+
+# ---------------------------------------------------------------------------------------------
+# The server
+
+
+class Running:
+    def __init__(self, task_id, pid, read_fd, deadline):
+        self.task_id = task_id
+        self.pid = pid
+        self.read_fd = read_fd
+        self.deadline = deadline
+        self.reader = bytearray()
+        self.term_at = None
+        self.status = "exited"
+        self.eof = False
+
+
+def fork_task(task, items_bytes):
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        # The child: no way back to the runner except its result pipe.
+        try:
+            os.close(read_fd)
+            os.close(CHANNEL_FD)
+            os.setpgid(0, 0)
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            run_task(task, items_bytes, write_fd)
+            os._exit(0)
+        except BaseException:  # noqa: BLE001
+            os._exit(70)
+    os.close(write_fd)
+    return Running(task["id"], pid, read_fd, time.monotonic() + task["timeoutSeconds"])
+
+
+def kill_group(pid, sig):
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        # Without CAP_KILL for the child's user, signal it by pid at least (never crash the server).
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
+
+
+def finish(running, selector, tasks):
+    """Reaps the child and reports it with whatever it wrote."""
+    try:
+        selector.unregister(running.read_fd)
+    except (KeyError, ValueError):
+        pass
+    os.close(running.read_fd)
+    deadline = time.monotonic() + 2
+    while True:
+        pid, status = os.waitpid(running.pid, os.WNOHANG)
+        if pid != 0:
+            break
+        if time.monotonic() > deadline:
+            kill_group(running.pid, signal.SIGKILL)
+            _, status = os.waitpid(running.pid, 0)
+            break
+        time.sleep(0.005)
+    code = os.waitstatus_to_exitcode(status)
+    payload = None
+    if len(running.reader) >= 4:
+        length = struct.unpack(">I", running.reader[:4])[0]
+        if len(running.reader) >= 4 + length:
+            payload = bytes(running.reader[4:4 + length])
+    tasks.pop(running.task_id, None)
+    send_message(
+        {
+            "type": "pydone",
+            "id": running.task_id,
+            "status": running.status,
+            "exitCode": code if code >= 0 else None,
+            "signal": -code if code < 0 else None,
+            "hasResult": payload is not None,
+            "resultBytes": len(running.reader),
+        },
+        payload,
+    )
+
+
+def preload(stdlib_allow, external_allow):
+    """Imports the allow-listed modules once, so forked children find them loaded."""
+    for allow in (stdlib_allow, external_allow):
+        if allow == "*":
+            continue
+        for name in allow:
+            try:
+                __import__(name)
+            except Exception:  # noqa: BLE001 - a missing package fails the task that imports it
+                pass
+
+
+def serve(settings):
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    max_result = settings["maxResultBytes"]
+    preload(settings["stdlibAllow"], settings["externalAllow"])
+    # The channel stays blocking (large results are written whole); the selector says when it is readable.
+    selector = selectors.DefaultSelector()
+    selector.register(CHANNEL_FD, selectors.EVENT_READ, "channel")
+    reader = FrameReader()
+    tasks = {}
+    waiting_items = None
+    send_message({"type": "ready"})
+    while True:
+        wakes = [r.term_at if r.term_at is not None else r.deadline for r in tasks.values()]
+        timeout = max(0.0, min(wakes) - time.monotonic()) if wakes else None
+        for key, _events in selector.select(timeout):
+            if key.data == "channel":
+                data = os.read(CHANNEL_FD, 1 << 20)
+                if not data:
+                    # The runner closed the channel: stop every child and leave.
+                    for running in list(tasks.values()):
+                        kill_group(running.pid, signal.SIGKILL)
+                    return
+                for body in reader.feed(data):
+                    if waiting_items is not None:
+                        running = fork_task(waiting_items, body)
+                        tasks[running.task_id] = running
+                        os.set_blocking(running.read_fd, False)
+                        selector.register(running.read_fd, selectors.EVENT_READ, running)
+                        waiting_items = None
+                        continue
+                    message = json.loads(body)
+                    if message["type"] == "task":
+                        waiting_items = message
+                    elif message["type"] == "cancel":
+                        running = tasks.get(message["id"])
+                        if running is not None and running.term_at is None:
+                            running.status = "cancelled"
+                            kill_group(running.pid, signal.SIGTERM)
+                            running.term_at = time.monotonic() + 1
+            else:
+                running = key.data
+                try:
+                    chunk = os.read(running.read_fd, 1 << 20)
+                except BlockingIOError:
+                    continue
+                if chunk:
+                    running.reader += chunk
+                    if len(running.reader) > 4 + max_result:
+                        running.status = "tooLarge"
+                        kill_group(running.pid, signal.SIGKILL)
+                        finish(running, selector, tasks)
+                    continue
+                finish(running, selector, tasks)
+        now = time.monotonic()
+        for running in list(tasks.values()):
+            if running.term_at is None and now >= running.deadline:
+                running.status = "timedOut"
+                kill_group(running.pid, signal.SIGTERM)
+                running.term_at = now + 1
+            elif running.term_at is not None and now >= running.term_at:
+                kill_group(running.pid, signal.SIGKILL)
+                running.term_at = now + 3600
+
+
+def single():
+    """Strict mode: one task, run here, the result written straight to the channel."""
+    reader = FrameReader()
+    frames = []
+    while len(frames) < 2:
+        data = os.read(CHANNEL_FD, 1 << 20)
+        if not data:
+            return
+        frames += reader.feed(data)
+    task = json.loads(frames[0])
+    os.setpgid(0, 0)
+    run_task(task, frames[1], CHANNEL_FD)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["single"]:
+        single()
+    else:
+        serve(json.loads(sys.argv[2]))
+    os._exit(0)
