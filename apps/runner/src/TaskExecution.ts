@@ -76,7 +76,8 @@ export const errorPayload = (error: ExecutionError | AnalysisError, language: "j
             description: "SyntaxError",
             ...(error.lineNumber === undefined ? {} : { lineNumber: error.lineNumber })
           }
-          : { message: error.message }
+          // n8n's Python runner sends only a message for syntax errors.
+          : { message: `${error.message}${error.lineNumber === undefined ? "" : ` (line ${error.lineNumber})`}` }
       })
     }
     case "SecurityViolation":

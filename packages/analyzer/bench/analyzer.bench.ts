@@ -1,6 +1,6 @@
+import { benignJavaScript } from "@taskrunner/corpus"
 import { bench, describe } from "vitest"
 import { analyzeJavaScript, defaultJsPolicy, makeJsAnalyzer } from "../src/index.js"
-import { benignJavaScript } from "../test/corpus/benign.js"
 
 /** Realistic code of about `size` characters: the benign corpus, each snippet in its own function. */
 const snippetOf = (size: number): string => {

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "@effect/vitest"
+import { attackJavaScript } from "@taskrunner/corpus"
+import { benignJavaScript } from "@taskrunner/corpus"
 import { analyzeJavaScript, blockedMemberReasons, defaultJsPolicy, parseAllowList } from "../src/index.js"
 import type { JsPolicy, JsVerdict } from "../src/index.js"
-import { attackJavaScript } from "./corpus/attacks.js"
-import { benignJavaScript } from "./corpus/benign.js"
 
 const analyze = (code: string, policy: Partial<JsPolicy> = {}) =>
   analyzeJavaScript(code, { ...defaultJsPolicy, ...policy })

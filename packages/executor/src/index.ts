@@ -8,3 +8,6 @@ export * from "./CodeExecutor.js"
 
 /** The jail tiers. */
 export * from "./Sandbox.js"
+
+/** Process trees of the jails (kill, memory). */
+export * from "./ProcessTree.js"

@@ -14,6 +14,7 @@ import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import type { Readable, Writable } from "node:stream"
 import type { ExecutionOutput, ExecutionRequest, ExecutorOptions } from "../CodeExecutor.js"
+import { exitOf, killTree } from "../ProcessTree.js"
 import type { Command, ProcessLimits, Sandbox } from "../Sandbox.js"
 import { encodeFrame, FrameReader } from "./frames.js"
 import type { Backend } from "./jsBackend.js"
@@ -180,10 +181,8 @@ class PythonProcess {
       if (refused !== undefined) void this.kill()
     })
     this.channel.on("error", () => {})
-    this.exited = new Promise((resolve) => {
-      this.child.on("error", (error) => (this.stderr += `\n${error.message}`))
-      this.child.on("close", (code, signal) => resolve({ code, signal, stderr: this.stderr }))
-    })
+    this.child.on("error", (error) => (this.stderr += `\n${error.message}`))
+    this.exited = exitOf(this.child).then(({ code, signal }) => ({ code, signal, stderr: this.stderr }))
   }
 
   get alive() {
@@ -197,18 +196,7 @@ class PythonProcess {
   kill(graceMs = 1000) {
     if (!this.alive) return this.exited
     this.killed = true
-    const group = this.child.pid
-    const signal = (sig: NodeJS.Signals) => {
-      try {
-        if (group !== undefined) process.kill(-group, sig)
-      } catch {
-        // gone
-      }
-    }
-    signal("SIGTERM")
-    const timer = setTimeout(() => signal("SIGKILL"), graceMs)
-    void this.exited.then(() => clearTimeout(timer))
-    return this.exited
+    return killTree(this.child.pid, this.exited, graceMs)
   }
 }
 

@@ -4,6 +4,7 @@ import { Either } from "effect"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import type { Readable, Writable } from "node:stream"
+import { exitOf, killTree } from "../ProcessTree.js"
 import type { Command } from "../Sandbox.js"
 import { encodeFrame, FrameReader } from "./frames.js"
 
@@ -107,15 +108,13 @@ export class WorkerProcess {
     this.channel.on("error", () => {
       // The child went away; its exit tells why.
     })
-    this.exited = new Promise<WorkerExit>((resolve) => {
-      this.child.on("error", (error) => {
-        this.stderr += `\n${error.message}`
-      })
-      this.child.on("close", (code, signal) => {
-        this.exitInfo = { code, signal, stderr: this.stderr, killedByUs: this.killedByUs }
-        if (!isReady) failReady?.(this.exitInfo)
-        resolve(this.exitInfo)
-      })
+    this.child.on("error", (error) => {
+      this.stderr += `\n${error.message}`
+    })
+    this.exited = exitOf(this.child).then(({ code, signal }) => {
+      this.exitInfo = { code, signal, stderr: this.stderr, killedByUs: this.killedByUs }
+      if (!isReady) failReady?.(this.exitInfo)
+      return this.exitInfo
     })
   }
 
@@ -156,26 +155,10 @@ export class WorkerProcess {
     this.channel.end()
   }
 
-  /** SIGTERM to the whole process group, SIGKILL one second later; resolves when it is gone. */
+  /** SIGTERM to the process tree, SIGKILL one second later; resolves when it is gone. */
   kill(graceMs = 1000): Promise<WorkerExit> {
     if (this.exitInfo !== undefined) return this.exited
     this.killedByUs = true
-    const group = this.child.pid
-    const signal = (sig: NodeJS.Signals) => {
-      if (group === undefined) return
-      try {
-        process.kill(-group, sig)
-      } catch {
-        try {
-          this.child.kill(sig)
-        } catch {
-          // already gone
-        }
-      }
-    }
-    signal("SIGTERM")
-    const timer = setTimeout(() => signal("SIGKILL"), graceMs)
-    void this.exited.then(() => clearTimeout(timer))
-    return this.exited
+    return killTree(this.child.pid, this.exited, graceMs)
   }
 }

@@ -1,0 +1,342 @@
+import { afterAll, beforeAll, describe, expect, it, layer } from "@effect/vitest"
+import { attackPython, benignPython } from "@taskrunner/corpus"
+import { Effect, Either, Exit, Fiber, Layer, Scope } from "effect"
+import { chmodSync, mkdtempSync, writeFileSync } from "node:fs"
+import { createServer } from "node:net"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { CodeExecutor, defaultExecutorOptions } from "../src/index.js"
+import type { CodeExecutorShape, ExecutionRequest, ExecutorOptions } from "../src/index.js"
+
+const options: ExecutorOptions = { ...defaultExecutorOptions, poolSize: 1, heapMb: 256, taskTimeoutMs: 10_000 }
+
+const py = (code: string, rest: Partial<ExecutionRequest> = {}): ExecutionRequest => ({
+  language: "python",
+  code,
+  mode: { _tag: "AllItems" },
+  items: [{ json: { n: 1 } }, { json: { n: 2 } }],
+  continueOnFail: false,
+  ...rest
+})
+
+const run = (request: ExecutionRequest) => Effect.flatMap(CodeExecutor, (executor) => executor.execute(request))
+const fail = (request: ExecutionRequest) => Effect.flip(run(request))
+
+/** Builds an executor outside Effect (for suites that need one per option set). */
+const start = async (
+  overrides: Partial<ExecutorOptions>
+): Promise<{ executor: CodeExecutorShape; close: () => Promise<void> }> => {
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(CodeExecutor.layer({ ...options, ...overrides }), scope))
+  return {
+    executor: context.unsafeMap.get(CodeExecutor.key) as CodeExecutorShape,
+    close: () => Effect.runPromise(Scope.close(scope, Exit.void))
+  }
+}
+
+const probe = await start({})
+const available = probe.executor.languages.includes("python")
+const unavailable = probe.executor.pythonUnavailable
+await probe.close()
+
+describe.skipIf(available)("Python", () => {
+  it(`is skipped: ${unavailable}`, () => {
+    expect(available).toBe(false)
+  })
+})
+
+describe.runIf(available)("Python tasks in the fork server", () => {
+  layer(CodeExecutor.layer({ ...options, stdlibAllow: ["json"] }), { timeout: 60_000, excludeTestServices: true })(
+    "results (spec 7.5)",
+    (it) => {
+      it.effect("all items: the value as it is, None as null, _query for tools", () =>
+        Effect.gen(function*() {
+          expect((yield* run(py("return _items"))).result).toEqual([{ json: { n: 1 } }, { json: { n: 2 } }])
+          expect((yield* run(py("return None"))).result).toBeNull()
+          expect((yield* run(py("return {'q': _query}", { context: { _query: { city: "Oslo" } } }))).result).toEqual({
+            q: { city: "Oslo" }
+          })
+        }))
+
+      it.effect("per item: None skipped, json/binary keys honoured, plain values wrapped, pairedItem set", () =>
+        Effect.gen(function*() {
+          const { result } = yield* run(py(
+            "n = _item['json']['n']\nif n == 1: return None\nif n == 2: return {'json': {'w': n}}\nif n == 3: return {'name': 'f', 'binary': {'data': {'x': 1}}}\nreturn n * 10",
+            { mode: { _tag: "PerItem", startIndex: 0 }, items: [1, 2, 3, 4].map((n) => ({ json: { n } })) }
+          ))
+          expect(result).toEqual([
+            { json: { w: 2 }, pairedItem: { item: 1 } },
+            { json: { name: "f" }, pairedItem: { item: 2 }, binary: { data: { x: 1 } } },
+            { json: 40, pairedItem: { item: 3 } }
+          ])
+        }))
+
+      it.effect("continueOnFail: one error item, prints dropped; per item the whole batch fails into it", () =>
+        Effect.gen(function*() {
+          const all = yield* run(py("print('lost')\nraise ValueError('bad value')", { continueOnFail: true }))
+          expect(all).toEqual({ result: [{ json: { error: "bad value" } }], console: [] })
+          const each = yield* run(py("if _item['json']['n'] == 2: raise KeyError('k')\nreturn {'ok': 1}", {
+            mode: { _tag: "PerItem", startIndex: 0 },
+            continueOnFail: true
+          }))
+          expect(each.result).toEqual([{ json: { error: "'k'" } }])
+        }))
+
+      it.effect("print: n8n's formatting, relayed in order", () =>
+        Effect.gen(function*() {
+          const seen: Array<ReadonlyArray<string>> = []
+          const { console } = yield* run(py(
+            "l = [1]\nl.append(l)\nprint('text', 3, 2.5, None, True, {'a': [1, 'é']})\nprint(l)\nreturn []",
+            { onConsole: (args) => seen.push(args) }
+          ))
+          expect(console).toEqual([["'text'", "3", "2.5", "None", "True", "{\"a\": [1, \"é\"]}"], ["[Circular list]"]])
+          expect(seen).toEqual(console)
+        }))
+
+      it.effect("print: at most 100 calls, then how many more there were", () =>
+        Effect.gen(function*() {
+          const { console } = yield* run(py("for i in range(250):\n    print(i)\nreturn []"))
+          expect(console).toHaveLength(101)
+          expect(console[100]).toEqual(["[Output truncated - 150 more print statements]"])
+        }))
+
+      it.effect("allowed modules import; others are refused at run time too", () =>
+        Effect.gen(function*() {
+          expect((yield* run(py("import json\nreturn {'s': json.dumps([1])}"))).result).toEqual({ s: "[1]" })
+          expect(yield* fail(py("import os"))).toMatchObject({
+            _tag: "RuntimeError",
+            message: "Security violation detected",
+            description: "Import of standard library module 'os' is disallowed. Allowed stdlib modules: json"
+          })
+          expect(yield* fail(py("import requests"))).toMatchObject({
+            description: "Import of external package 'requests' is disallowed. Allowed external packages: none"
+          })
+        }))
+    }
+  )
+
+  layer(CodeExecutor.layer(options), { timeout: 60_000, excludeTestServices: true })("errors (spec 7.10)", (it) => {
+    it.effect("a user exception: its message, its description attribute when it has one", () =>
+      Effect.gen(function*() {
+        expect(yield* fail(py("return 1 / 0"))).toMatchObject({
+          _tag: "RuntimeError",
+          message: "division by zero",
+          description: ""
+        })
+        expect(yield* fail(py("e = ValueError('custom')\ne.description = 'more detail'\nraise e"))).toMatchObject({
+          message: "custom",
+          description: "more detail"
+        })
+      }))
+
+    it.effect("SystemExit: Process exited with code N", () =>
+      Effect.gen(function*() {
+        expect((yield* fail(py("raise SystemExit(3)"))).message).toBe("Process exited with code 3")
+      }))
+
+    it.effect("denied builtins are simply absent", () =>
+      Effect.gen(function*() {
+        for (const name of ["eval", "exec", "open", "getattr", "type", "vars", "globals", "__build_class__"]) {
+          expect((yield* fail(py(name === "__build_class__" ? "class A: pass" : `${name}`))).message).toMatch(
+            new RegExp(`name '${name}' is not defined|__build_class__ not found`)
+          )
+        }
+      }))
+
+    it.effect("str.format is checked at run time, whatever builds the template", () =>
+      Effect.gen(function*() {
+        expect(yield* fail(py("t = ''.join(['{0.', '__class__', '}'])\nreturn t.format(1)"))).toMatchObject({
+          message: "Security violation detected",
+          description:
+            "String pattern accessing '__class__' is disallowed, because it can be used to bypass security restrictions."
+        })
+        expect((yield* run(py("return '{0} {1[k]}'.format('a', {'k': 'b'})"))).result).toBe("a b")
+      }))
+
+    it.effect("a sync infinite loop times out (SIGTERM, then SIGKILL)", () =>
+      Effect.gen(function*() {
+        const error = yield* fail(py("while True:\n    pass", { timeoutMs: 1000 }))
+        expect(error._tag).toBe("TimedOut")
+        expect(error.message).toBe("Task execution timed out after 1 second")
+        // The server is still there for the next task.
+        expect((yield* run(py("return 1"))).result).toBe(1)
+      }))
+
+    it.effect("a memory bomb is out of memory", () =>
+      Effect.gen(function*() {
+        expect((yield* fail(py("a = []\nwhile True:\n    a.append(' ' * 10**7)")))._tag).toBe("OutOfMemory")
+      }))
+
+    it.effect("interrupting a task stops its child; the server carries on", () =>
+      Effect.gen(function*() {
+        const fiber = yield* Effect.fork(run(py("while True:\n    pass", { timeoutMs: 30_000 })))
+        yield* Effect.sleep(300)
+        yield* Fiber.interrupt(fiber)
+        expect((yield* run(py("return 'after'"))).result).toBe("after")
+      }))
+  })
+})
+
+describe.runIf(available)("Python result limits", () => {
+  it("a result over the payload limit", async () => {
+    const { close, executor } = await start({ maxResultBytes: 1000 })
+    const answer = await Effect.runPromise(Effect.either(executor.execute(py("return 'x' * 2000"))))
+    await close()
+    expect(Either.isLeft(answer) && answer.left).toMatchObject({ _tag: "ResultTooLarge", limitBytes: 1000 })
+  })
+
+  it("a result JSON cannot represent", async () => {
+    const { close, executor } = await start({})
+    const answer = await Effect.runPromise(Effect.either(executor.execute(py("return float('nan')"))))
+    await close()
+    expect(Either.isLeft(answer) && answer.left.message).toMatch(/The result cannot be converted to JSON/)
+  })
+})
+
+describe.runIf(available)("Python isolation", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({ stdlibAllow: "*", poolSize: 1 }))
+  })
+  afterAll(() => close())
+  const isRoot = process.getuid?.() === 0
+
+  const outcome = (code: string) => Effect.runPromise(Effect.either(executor.execute(py(code, { timeoutMs: 5000 }))))
+
+  it("the environment is empty", async () => {
+    expect(await outcome("import os\nreturn dict(os.environ)")).toEqual(Either.right({ result: {}, console: [] }))
+  })
+
+  it.runIf(isRoot)("each task runs as a user of its own, not dumpable, and cannot signal other processes", async () => {
+    const answer = await outcome([
+      "import os",
+      "killed = []",
+      "for pid in os.listdir('/proc'):",
+      "    if pid.isdigit() and int(pid) != os.getpid():",
+      "        try:",
+      "            os.kill(int(pid), 0)",
+      "            killed.append(pid)",
+      "        except OSError:",
+      "            pass",
+      "return {'uid': os.getuid(), 'signalled': killed}"
+    ].join("\n"))
+    expect(Either.isRight(answer)).toBe(true)
+    const result = Either.isRight(answer)
+      ? (answer.right.result as { uid: number; signalled: Array<string> })
+      : undefined
+    expect(result?.uid).toBeGreaterThanOrEqual(61_000)
+    expect(result?.signalled).toEqual([])
+  })
+
+  it("a fork bomb is stopped by the process limit, and the server survives", async () => {
+    const answer = await outcome(
+      "import os\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    return {'stopped_at': n, 'error': type(e).__name__}\nreturn {'stopped_at': n}"
+    )
+    expect(Either.isRight(answer) || Either.isLeft(answer)).toBe(true)
+    expect(await outcome("return 'alive'")).toEqual(Either.right({ result: "alive", console: [] }))
+  })
+})
+
+describe.runIf(available)("the Python attack corpus with the analyser switched off", () => {
+  const secret = "CANARY-SECRET-4b1d"
+  const canaryDir = mkdtempSync(join(tmpdir(), "py-canary-"))
+  const canaryFile = join(canaryDir, "secret.txt")
+  writeFileSync(canaryFile, secret)
+  chmodSync(canaryFile, 0o600)
+  let connections = 0
+  const server = createServer((socket) => {
+    connections++
+    socket.destroy()
+  })
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  let port = 0
+  beforeAll(async () => {
+    process.env["TASKRUNNER_TEST_CANARY"] = secret
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    port = (server.address() as { port: number }).port
+    ;({ close, executor } = await start({ poolSize: 1, heapMb: 128 }))
+  })
+  afterAll(async () => {
+    server.close()
+    await close()
+  })
+
+  for (const attack of attackPython) {
+    it(`${attack.family}/${attack.id}: ${attack.runtime}`, async () => {
+      const code = attack.code.replaceAll("{{CANARY_FILE}}", canaryFile).replaceAll("{{PORT}}", String(port))
+      const started = Date.now()
+      const answer = await Effect.runPromise(Effect.either(executor.execute(py(code, { timeoutMs: 3000 }))))
+      const text = JSON.stringify(
+        Either.isRight(answer) ? answer.right : { tag: answer.left._tag, message: answer.left.message }
+      )
+      // Whatever happened, no canary was reached.
+      expect(text).not.toContain(secret)
+      expect(connections).toBe(0)
+      const observed = Either.isRight(answer)
+        ? answer.right.console.length === 101 ? "capped" : "ran"
+        : answer.left._tag === "TimedOut"
+        ? "timeout"
+        : answer.left._tag === "OutOfMemory"
+        ? "oom"
+        : "blocked"
+      // "contained" only promises the canaries are safe; the others name what must happen.
+      const acceptable = attack.runtime === "contained"
+        ? ["ran", "blocked", "capped", "timeout", "oom"]
+        : [attack.runtime]
+      expect(acceptable, text).toContain(observed)
+      expect(Date.now() - started).toBeLessThan(20_000)
+    }, 30_000)
+  }
+})
+
+describe.runIf(available)("the benign Python corpus runs and gives the right results", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({
+      stdlibAllow: ["json", "datetime", "re", "math", "collections", "itertools", "dataclasses", "functools"],
+      builtinsDeny: defaultExecutorOptions.builtinsDeny.filter((name) => name !== "__build_class__")
+    }))
+  })
+  afterAll(() => close())
+
+  for (const snippet of benignPython) {
+    it(snippet.id, async () => {
+      const answer = await Effect.runPromise(Effect.either(executor.execute(py(snippet.code, {
+        items: snippet.items ?? [],
+        ...(snippet.query === undefined ? {} : { context: { _query: snippet.query } })
+      }))))
+      expect(Either.isRight(answer) ? answer.right.result : answer.left.message).toEqual(snippet.expected)
+    })
+  }
+})
+
+describe.runIf(available)("strict mode: a fresh jailed interpreter per task", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({ pythonStrict: true, stdlibAllow: ["os"] }))
+  })
+  afterAll(() => close())
+
+  it("runs tasks, each in a new process", async () => {
+    const pid = async () =>
+      Effect.runPromise(executor.execute(py("import os\nreturn os.getpid()"))).then((o) => o.result)
+    const first = await pid()
+    const second = await pid()
+    expect(typeof first).toBe("number")
+    // A new PID namespace each time at the bwrap and unshare tiers: both see themselves as a low pid.
+    expect(executor.tier === "none" ? first !== second : true).toBe(true)
+    const failing = await Effect.runPromise(Effect.either(executor.execute(py("return 1/0"))))
+    expect(Either.isLeft(failing) && failing.left.message).toBe("division by zero")
+  })
+
+  it("times out like the fork server", async () => {
+    const answer = await Effect.runPromise(
+      Effect.either(executor.execute(py("while True:\n    pass", { timeoutMs: 1000 })))
+    )
+    expect(Either.isLeft(answer) && answer.left._tag).toBe("TimedOut")
+  })
+})
