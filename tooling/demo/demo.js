@@ -82,8 +82,10 @@ const url = await new Promise((resolve) => {
 })
 start("runner", runnerMain, [], { N8N_RUNNERS_AUTH_TOKEN: token, N8N_RUNNERS_TASK_BROKER_URI: url })
 
+let offered = []
 for (let i = 0;; i++) {
   const runners = await (await fetch(`${url}/api/runners`)).json()
+  offered = runners.flatMap((r) => r.types)
   if (runners.some((r) => r.openOffers > 0)) break
   if (i > 200) {
     console.error("The runner did not register within 20 seconds.")
@@ -93,8 +95,13 @@ for (let i = 0;; i++) {
 }
 
 const samples = [
-  { language: "javascript", file: join(here, "sample.js"), items: join(here, "sample-items.json") }
-]
+  { language: "javascript", file: join(here, "sample.js"), items: join(here, "sample-items.json") },
+  { language: "python", file: join(here, "sample.py"), items: join(here, "sample-items.json") }
+].filter((sample) => {
+  if (offered.includes(sample.language)) return true
+  console.log(`\n(The runner does not offer ${sample.language} tasks on this machine; see its log above.)`)
+  return false
+})
 for (const sample of samples) {
   const body = {
     taskType: sample.language,
@@ -116,6 +123,9 @@ The mock broker (${url}) and the runner keep running. Submit more tasks:
 
   node apps/mock-broker/dist/main.js submit --url ${url} --type javascript --file ${
   relative(root, join(here, "sample.js"))
+} --items ${relative(root, join(here, "sample-items.json"))}
+  node apps/mock-broker/dist/main.js submit --url ${url} --type python --file ${
+  relative(root, join(here, "sample.py"))
 } --items ${relative(root, join(here, "sample-items.json"))}
   curl -s -X POST ${url}/api/tasks -d '{"taskType":"javascript","code":"return [{json: {hello: \\"world\\"}}]"}'
 

@@ -121,3 +121,15 @@ describe("python with other work", () => {
     expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
+
+describe("without a usable Python", () => {
+  it("the runner offers only javascript and logs why", async () => {
+    const other = await startBroker()
+    const alone = startRunner(other, { N8N_RUNNERS_PYTHON: "/nonexistent/python3" })
+    const [info] = await runnersReady(other)
+    expect(info?.types).toEqual(["javascript"])
+    await alone.waitFor(/Python tasks are not offered: no Python 3\.10 or newer \(\/nonexistent\/python3: not found\)/)
+    const outcome = await submit(other, { taskType: "javascript", code: "return [{json: {ok: true}}]" })
+    expect(outcome.result).toEqual([{ json: { ok: true } }])
+  })
+})

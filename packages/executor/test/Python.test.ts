@@ -45,6 +45,37 @@ describe.skipIf(available)("Python", () => {
   })
 })
 
+/** A program posing as python3. */
+const fakePython = (name: string, script: string) => {
+  const path = join(mkdtempSync(join(tmpdir(), "fake-python-")), name)
+  writeFileSync(path, `#!/bin/sh\n${script}\n`)
+  chmodSync(path, 0o755)
+  return path
+}
+/** Starts an executor with `pythonPath` and returns why Python is not offered. */
+const unusable = async (pythonPath: string) => {
+  const { close, executor } = await start({ pythonPath })
+  await close()
+  expect(executor.languages).toEqual(["javascript"])
+  return executor.pythonUnavailable ?? ""
+}
+
+describe("an unusable interpreter", () => {
+  it("is not offered, and the reason names the path and the problem", async () => {
+    expect(await unusable("/nonexistent/python3")).toBe("no Python 3.10 or newer (/nonexistent/python3: not found)")
+    expect(await unusable(fakePython("garbage", "echo not json"))).toMatch(
+      /garbage: is not a CPython that answers the probe/
+    )
+    expect(await unusable(fakePython("wrong-shape", "echo '{\"version\": \"3.11\"}'"))).toMatch(
+      /wrong-shape: is not a CPython that answers the probe/
+    )
+    expect(await unusable(fakePython("old", "echo '{\"version\": [3, 8, 1], \"stdlib\": [], \"site\": []}'"))).toMatch(
+      /old: Python 3\.8\.1 is older than 3\.10/
+    )
+    expect(await unusable(fakePython("crashes", "echo boom >&2; exit 3"))).toMatch(/crashes: does not start \(boom\)/)
+  })
+})
+
 describe.runIf(available)("Python tasks in the fork server", () => {
   layer(CodeExecutor.layer({ ...options, stdlibAllow: ["json"] }), { timeout: 60_000, excludeTestServices: true })(
     "results (spec 7.5)",
@@ -229,12 +260,21 @@ describe.runIf(available)("Python isolation", () => {
     expect(result?.signalled).toEqual([])
   })
 
-  it("a fork bomb is stopped by the process limit, and the server survives", async () => {
+  it.runIf(isRoot)("a fork bomb is stopped by the per-user process limit, and the server survives", async () => {
     const answer = await outcome(
-      "import os\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    return {'stopped_at': n, 'error': type(e).__name__}\nreturn {'stopped_at': n}"
+      "import os\nn = 0\ntry:\n    while n < 10000:\n        if os.fork() == 0:\n            os._exit(0)\n        n += 1\nexcept OSError as e:\n    return {'stopped_at': n, 'errno': e.errno}\nreturn {'stopped_at': n}"
     )
-    expect(Either.isRight(answer) || Either.isLeft(answer)).toBe(true)
+    const result = Either.isRight(answer) ? (answer.right.result as { stopped_at: number; errno?: number }) : undefined
+    expect(result?.errno, JSON.stringify(answer)).toBe(11) // EAGAIN
+    expect(result?.stopped_at).toBeLessThanOrEqual(16)
     expect(await outcome("return 'alive'")).toEqual(Either.right({ result: "alive", console: [] }))
+  })
+
+  it.runIf(isRoot)("a task cannot leave files in the jail's /tmp for later tasks", async () => {
+    const written = await outcome(
+      "import os\ntry:\n    os.close(os.open('/tmp/left-behind', os.O_CREAT | os.O_WRONLY, 0o666))\n    return 'written'\nexcept PermissionError:\n    return 'refused'"
+    )
+    expect(written).toEqual(Either.right({ result: "refused", console: [] }))
   })
 })
 

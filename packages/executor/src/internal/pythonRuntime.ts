@@ -20,6 +20,31 @@ paths = sysconfig.get_paths()
 site = sorted({p for p in sys.path if p.endswith(("site-packages", "dist-packages"))} | {paths["purelib"], paths["platlib"]})
 print(json.dumps({"version": list(sys.version_info[:3]), "stdlib": sorted({paths["stdlib"], paths["platstdlib"]}), "site": site}))`
 
+interface ProbeResult {
+  readonly version: readonly [number, number, number]
+  readonly stdlib: ReadonlyArray<string>
+  readonly site: ReadonlyArray<string>
+}
+
+const isStrings = (value: unknown): value is ReadonlyArray<string> =>
+  Array.isArray(value) && value.every((entry) => typeof entry === "string")
+
+/** The probe's answer, or undefined when the program printed something else. */
+const probeResult = (stdout: string): ProbeResult | undefined => {
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(stdout)
+  } catch {
+    return undefined
+  }
+  if (typeof parsed !== "object" || parsed === null) return undefined
+  const { site, stdlib, version } = parsed as Record<string, unknown>
+  return Array.isArray(version) && version.length === 3 && version.every((n) => Number.isInteger(n)) &&
+      isStrings(stdlib) && isStrings(site)
+    ? { version: version as unknown as readonly [number, number, number], stdlib, site }
+    : undefined
+}
+
 /**
  * Finds Python >= 3.10: the configured interpreter, or the system's (not one from PATH, which the
  * runner's environment controls). Left: why Python tasks cannot be offered.
@@ -38,10 +63,10 @@ export const detectPython = (configured: string | undefined): Either.Either<Pyth
       tried.push(`${path}: does not start (${(run.stderr ?? "").trim().split("\n").at(-1) ?? run.error?.message})`)
       continue
     }
-    const info = JSON.parse(run.stdout) as {
-      version: [number, number, number]
-      stdlib: Array<string>
-      site: Array<string>
+    const info = probeResult(run.stdout)
+    if (info === undefined) {
+      tried.push(`${path}: is not a CPython that answers the probe`)
+      continue
     }
     const [major, minor] = info.version
     if (major < 3 || (major === 3 && minor < 10)) {

@@ -337,6 +337,8 @@ def apply_limits(task):
 
 
 def drop_privileges(task):
+    # Whatever a task manages to create is readable by its own user only.
+    os.umask(0o077)
     uid = task.get("uid")
     if uid is not None and os.getuid() == 0:
         os.setgroups([])
