@@ -270,6 +270,34 @@ describe.runIf(available)("Python isolation", () => {
     expect(await outcome("return 'alive'")).toEqual(Either.right({ result: "alive", console: [] }))
   })
 
+  const leftoverTask =
+    "import os, time\npid = os.fork()\nif pid == 0:\n    os.setsid()\n    time.sleep(60)\n    os._exit(0)\nreturn {'leftover': pid}"
+
+  it("a task whose leftover process holds the result pipe still finishes", async () => {
+    const answer = await outcome(leftoverTask)
+    expect(Either.isRight(answer) && answer.right.result, JSON.stringify(answer)).toMatchObject({
+      leftover: expect.any(Number)
+    })
+  })
+
+  it.runIf(isRoot)("the processes a task leaves behind are killed when it ends", async () => {
+    const answer = await outcome(leftoverTask)
+    const leftover = Either.isRight(answer) ? (answer.right.result as { leftover: number }).leftover : 0
+    expect(leftover).toBeGreaterThan(0)
+    expect(await outcome(`import os\nreturn os.path.exists('/proc/${leftover}')`)).toEqual(
+      Either.right({ result: false, console: [] })
+    )
+  })
+
+  it("a task that closes its pipe and keeps running times out, while other tasks run", async () => {
+    const stubborn = outcome(
+      "import os\nfor fd in range(3, 256):\n    try:\n        os.close(fd)\n    except OSError:\n        pass\nwhile True:\n    pass"
+    )
+    expect(await outcome("return 'meanwhile'")).toEqual(Either.right({ result: "meanwhile", console: [] }))
+    const answer = await stubborn
+    expect(Either.isLeft(answer) && answer.left._tag).toBe("TimedOut")
+  })
+
   it.runIf(isRoot)("a task cannot leave files in the jail's /tmp for later tasks", async () => {
     const written = await outcome(
       "import os\ntry:\n    os.close(os.open('/tmp/left-behind', os.O_CREAT | os.O_WRONLY, 0o666))\n    return 'written'\nexcept PermissionError:\n    return 'refused'"

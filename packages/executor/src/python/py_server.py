@@ -13,6 +13,8 @@ Standard library only.
 
 import ast
 import builtins
+import gc
+import importlib
 import io
 import json
 import os
@@ -148,8 +150,6 @@ def make_import_guard(task, real_import):
 def guard_importlib(task):
     """`importlib.import_module` re-checks the allow-lists, unless library code calls it and
     transitive imports are allowed."""
-    import importlib
-
     real = importlib.import_module
 
     def import_module(name, package=None):
@@ -265,6 +265,9 @@ def wrap_code(code, filename):
 
 
 def prune_modules(task):
+    """Takes every module the task may not import out of `sys.modules` (so it cannot be reached
+    through it). The modules stay referenced here: freeing them would write to most of the
+    interpreter's memory, which fork shares copy-on-write, and cost each task milliseconds."""
     stdlib_allow, external_allow = task["stdlibAllow"], task["externalAllow"]
     for name in list(sys.modules):
         top = name.split(".")[0]
@@ -273,7 +276,10 @@ def prune_modules(task):
         allow = stdlib_allow if top in sys.stdlib_module_names else external_allow
         if allow == "*" or top in allow:
             continue
-        del sys.modules[name]
+        _PRUNED.append(sys.modules.pop(name))
+
+
+_PRUNED = []
 
 
 def user_frames(error):
@@ -427,33 +433,39 @@ def run_task(task, items_bytes, result_fd):
 
 
 class Running:
-    def __init__(self, task_id, pid, read_fd, deadline):
-        self.task_id = task_id
+    """A forked task: its pipe, its deadline, and what it has written so far."""
+
+    def __init__(self, task, pid, read_fd):
+        self.task_id = task["id"]
+        self.uid = task.get("uid")
         self.pid = pid
         self.read_fd = read_fd
-        self.deadline = deadline
+        self.deadline = time.monotonic() + task["timeoutSeconds"]
         self.reader = bytearray()
         self.term_at = None
         self.status = "exited"
-        self.eof = False
+        self.wait_status = None
 
 
-def fork_task(task, items_bytes):
+def fork_task(task, items_bytes, wake_fds):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
         # The child: no way back to the runner except its result pipe.
         try:
-            os.close(read_fd)
-            os.close(CHANNEL_FD)
-            os.setpgid(0, 0)
+            signal.set_wakeup_fd(-1)
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            for fd in (read_fd, CHANNEL_FD, *wake_fds):
+                os.close(fd)
+            os.setpgid(0, 0)
             run_task(task, items_bytes, write_fd)
             os._exit(0)
         except BaseException:  # noqa: BLE001
             os._exit(70)
     os.close(write_fd)
-    return Running(task["id"], pid, read_fd, time.monotonic() + task["timeoutSeconds"])
+    os.set_blocking(read_fd, False)
+    return Running(task, pid, read_fd)
 
 
 def kill_group(pid, sig):
@@ -469,24 +481,63 @@ def kill_group(pid, sig):
             pass
 
 
-def finish(running, selector, tasks):
-    """Reaps the child and reports it with whatever it wrote."""
+def proc_is_ours():
+    """Whether /proc shows this PID namespace (bwrap mounts one; `unshare` without a new mount
+    namespace leaves the host's, whose numbers mean other processes here)."""
     try:
-        selector.unregister(running.read_fd)
-    except (KeyError, ValueError):
-        pass
-    os.close(running.read_fd)
-    deadline = time.monotonic() + 2
+        return os.readlink("/proc/self") == str(os.getpid())
+    except OSError:
+        return False
+
+
+PROC_IS_OURS = proc_is_ours()
+
+
+def kill_user(uid):
+    """Kills every process left running as a task's own user (ones that left its process group)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status", "rb") as status:
+                for line in status:
+                    if line.startswith(b"Uid:"):
+                        if int(line.split()[1]) == uid:
+                            os.kill(int(entry), signal.SIGKILL)
+                        break
+        except (OSError, ValueError):
+            pass
+
+
+def drain(running):
+    """Reads what the pipe holds now; False once the pipe is at its end."""
     while True:
-        pid, status = os.waitpid(running.pid, os.WNOHANG)
-        if pid != 0:
-            break
-        if time.monotonic() > deadline:
-            kill_group(running.pid, signal.SIGKILL)
-            _, status = os.waitpid(running.pid, 0)
-            break
-        time.sleep(0.005)
-    code = os.waitstatus_to_exitcode(status)
+        try:
+            chunk = os.read(running.read_fd, 1 << 20)
+        except BlockingIOError:
+            return True
+        if not chunk:
+            return False
+        running.reader += chunk
+
+
+def close_pipe(running, selector):
+    if running.read_fd is None:
+        return
+    selector.unregister(running.read_fd)
+    os.close(running.read_fd)
+    running.read_fd = None
+
+
+def conclude(running, selector, tasks):
+    """Reports a task whose child has exited and whose pipe is closed; the task's leftovers (processes
+    in its group, or running as its user) are killed first."""
+    if running.wait_status is None or running.read_fd is not None:
+        return
+    kill_group(running.pid, signal.SIGKILL)
+    if running.uid is not None and os.getuid() == 0 and PROC_IS_OURS:
+        kill_user(running.uid)
+    code = os.waitstatus_to_exitcode(running.wait_status)
     payload = None
     if len(running.reader) >= 4:
         length = struct.unpack(">I", running.reader[:4])[0]
@@ -507,6 +558,34 @@ def finish(running, selector, tasks):
     )
 
 
+def reap(selector, tasks):
+    """After SIGCHLD: records the status of every task child that exited. Whatever such a child
+    wrote is already in its pipe, so the pipe is drained and closed even if a process it left
+    behind still holds the write end."""
+    for running in list(tasks.values()):
+        if running.wait_status is not None:
+            continue
+        try:
+            pid, status = os.waitpid(running.pid, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = running.pid, 0
+        if pid == 0:
+            continue
+        running.wait_status = status
+        if running.read_fd is not None:
+            drain(running)
+            close_pipe(running, selector)
+        conclude(running, selector, tasks)
+    # Reap anything else (nothing else is forked, but never leave zombies).
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
 def preload(stdlib_allow, external_allow):
     """Imports the allow-listed modules once, so forked children find them loaded."""
     for allow in (stdlib_allow, external_allow):
@@ -520,18 +599,29 @@ def preload(stdlib_allow, external_allow):
 
 
 def serve(settings):
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     max_result = settings["maxResultBytes"]
     preload(settings["stdlibAllow"], settings["externalAllow"])
+    # Prune once here, so each child has (next to) nothing left to prune.
+    prune_modules(settings)
+    # What exists now is shared with every child: keep the collector from walking (and so
+    # copying) it in each of them.
+    gc.freeze()
+    # Children's exits wake the selector through a self-pipe written by the SIGCHLD handler.
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_read, False)
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+    signal.signal(signal.SIGCHLD, lambda _signum, _frame: None)
     # The channel stays blocking (large results are written whole); the selector says when it is readable.
     selector = selectors.DefaultSelector()
     selector.register(CHANNEL_FD, selectors.EVENT_READ, "channel")
+    selector.register(wake_read, selectors.EVENT_READ, "sigchld")
     reader = FrameReader()
     tasks = {}
     waiting_items = None
     send_message({"type": "ready"})
     while True:
-        wakes = [r.term_at if r.term_at is not None else r.deadline for r in tasks.values()]
+        wakes = [r.term_at if r.term_at is not None else r.deadline for r in tasks.values() if r.wait_status is None]
         timeout = max(0.0, min(wakes) - time.monotonic()) if wakes else None
         for key, _events in selector.select(timeout):
             if key.data == "channel":
@@ -543,9 +633,8 @@ def serve(settings):
                     return
                 for body in reader.feed(data):
                     if waiting_items is not None:
-                        running = fork_task(waiting_items, body)
+                        running = fork_task(waiting_items, body, (wake_read, wake_write))
                         tasks[running.task_id] = running
-                        os.set_blocking(running.read_fd, False)
                         selector.register(running.read_fd, selectors.EVENT_READ, running)
                         waiting_items = None
                         continue
@@ -554,26 +643,33 @@ def serve(settings):
                         waiting_items = message
                     elif message["type"] == "cancel":
                         running = tasks.get(message["id"])
-                        if running is not None and running.term_at is None:
+                        if running is not None and running.term_at is None and running.wait_status is None:
                             running.status = "cancelled"
                             kill_group(running.pid, signal.SIGTERM)
                             running.term_at = time.monotonic() + 1
+            elif key.data == "sigchld":
+                try:
+                    while os.read(wake_read, 4096):
+                        pass
+                except BlockingIOError:
+                    pass
+                reap(selector, tasks)
             else:
                 running = key.data
-                try:
-                    chunk = os.read(running.read_fd, 1 << 20)
-                except BlockingIOError:
-                    continue
-                if chunk:
-                    running.reader += chunk
-                    if len(running.reader) > 4 + max_result:
-                        running.status = "tooLarge"
-                        kill_group(running.pid, signal.SIGKILL)
-                        finish(running, selector, tasks)
-                    continue
-                finish(running, selector, tasks)
+                if running.read_fd is None:
+                    continue  # closed earlier in this round
+                open_ = drain(running)
+                if len(running.reader) > 4 + max_result:
+                    running.status = "tooLarge"
+                    kill_group(running.pid, signal.SIGKILL)
+                    open_ = False
+                if not open_:
+                    close_pipe(running, selector)
+                    conclude(running, selector, tasks)
         now = time.monotonic()
         for running in list(tasks.values()):
+            if running.wait_status is not None:
+                continue
             if running.term_at is None and now >= running.deadline:
                 running.status = "timedOut"
                 kill_group(running.pid, signal.SIGTERM)
