@@ -208,6 +208,60 @@ describe.runIf(available)("Python tasks in the fork server", () => {
   })
 })
 
+/** Code that writes `frame` (a Python bytes literal) to the task's result pipe, then exits. */
+const writesToPipe = (frame: string) =>
+  [
+    "import os, stat",
+    "for fd in range(3, 64):",
+    "    try:",
+    "        if stat.S_ISFIFO(os.fstat(fd).st_mode):",
+    `            os.write(fd, ${frame})`,
+    "    except OSError:",
+    "        pass",
+    "os._exit(0)"
+  ].join("\n")
+
+describe.runIf(available)("how a Python child ended, in n8n's words (spec 7.4, 7.10)", () => {
+  layer(CodeExecutor.layer({ ...options, stdlibAllow: "*" }), { timeout: 60_000, excludeTestServices: true })(
+    "exits",
+    (it) => {
+      it.effect("exit codes and signals", () =>
+        Effect.gen(function*() {
+          expect(yield* fail(py("import os\nos._exit(5)"))).toMatchObject({
+            _tag: "ProcessFailed",
+            message: "Task subprocess exited with code 5"
+          })
+          expect(yield* fail(py("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))).toMatchObject({
+            _tag: "Killed",
+            message: "Process was forcefully killed (SIGKILL)"
+          })
+          expect((yield* fail(py("import os, signal\nos.kill(os.getpid(), signal.SIGTERM)"))).message).toBe(
+            "Task was cancelled"
+          )
+          expect((yield* fail(py("import os\nos._exit(0)"))).message).toBe("Process completed but returned no result")
+        }))
+
+      it.effect("what came through the pipe", () =>
+        Effect.gen(function*() {
+          expect((yield* fail(py(writesToPipe("b'\\x00\\x00\\x00\\x00'")))).message).toBe(
+            "Invalid pipe message length: 0 bytes"
+          )
+          expect((yield* fail(py(writesToPipe("b'\\x00\\x00\\x00\\x10abc'")))).message).toBe(
+            "Failed to read result from child process"
+          )
+          expect((yield* fail(py(writesToPipe("b'\\x00\\x00\\x00\\x03[1]'")))).message).toBe(
+            "Invalid pipe message content: expected an object"
+          )
+          expect((yield* fail(py(writesToPipe("b'\\x00\\x00\\x00\\x0d{\"result\": 1}'")))).message).toMatch(
+            /^Invalid pipe message content: .*print_args/
+          )
+          // The server is unharmed.
+          expect((yield* run(py("return 'fine'"))).result).toBe("fine")
+        }))
+    }
+  )
+})
+
 describe.runIf(available)("Python result limits", () => {
   it("a result over the payload limit", async () => {
     const { close, executor } = await start({ maxResultBytes: 1000 })

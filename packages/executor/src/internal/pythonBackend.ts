@@ -91,6 +91,10 @@ const outcome = (
         new ProcessFailed({ message: `Task subprocess exited with code ${ended.exitCode}`, exitCode: ended.exitCode })
       )
     }
+    // Something, but not a whole frame, came through the pipe.
+    if (ended.resultBytes > 0) {
+      return Effect.fail(new ProcessFailed({ message: "Failed to read result from child process", exitCode: 0 }))
+    }
     return Effect.fail(new ProcessFailed({ message: "Process completed but returned no result", exitCode: 0 }))
   }
   const decoded = MessageCodec.decodePipeMessage(ended.payload)
