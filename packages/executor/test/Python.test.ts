@@ -352,6 +352,22 @@ describe.runIf(available)("Python isolation", () => {
     expect(Either.isLeft(answer) && answer.left._tag).toBe("TimedOut")
   })
 
+  it.runIf(isRoot)("an interrupted task's user is not handed to the next task until its child is gone", async () => {
+    const stubborn = Effect.runFork(
+      executor.execute(
+        py("import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\nwhile True:\n    time.sleep(0.01)", {
+          timeoutMs: 10_000
+        })
+      )
+    )
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    await Effect.runPromise(Fiber.interrupt(stubborn))
+    // The stubborn child lives on for a second (SIGTERM ignored) and is then killed with every
+    // process of its user: a task given the same user meanwhile would die with it.
+    const next = await outcome("import os, time\ntime.sleep(1.5)\nreturn 'survived'")
+    expect(next).toEqual(Either.right({ result: "survived", console: [] }))
+  })
+
   it.runIf(isRoot)("a task cannot leave files in the jail's /tmp for later tasks", async () => {
     const written = await outcome(
       "import os\ntry:\n    os.close(os.open('/tmp/left-behind', os.O_CREAT | os.O_WRONLY, 0o666))\n    return 'written'\nexcept PermissionError:\n    return 'refused'"

@@ -228,7 +228,12 @@ export const makePythonBackend = (
       maxOpenFiles: 1024
     }
     const usedSlots = new Set<number>()
-    const pending = new Map<number, { readonly resolve: (ended: Ended) => void }>()
+    /**
+     * Tasks the server has not reported yet, with the slot (and so the uid) each holds. A task
+     * that was interrupted stays here, without `resolve`, until the server reports its child
+     * gone: its uid is not handed to another task while that child may still be running.
+     */
+    const pending = new Map<number, { resolve: ((ended: Ended) => void) | undefined; readonly slot: number }>()
     let nextId = 1
     let busy = 0
     let started = 0
@@ -244,8 +249,11 @@ export const makePythonBackend = (
     })
 
     const settle = (id: number, ended: Ended) => {
-      pending.get(id)?.resolve(ended)
+      const entry = pending.get(id)
+      if (entry === undefined) return
       pending.delete(id)
+      usedSlots.delete(entry.slot)
+      entry.resolve?.(ended)
     }
 
     const startServer = (): Promise<void> => {
@@ -335,9 +343,8 @@ export const makePythonBackend = (
       Effect.acquireUseRelease(
         Effect.sync(() => {
           busy++
-          return slot()
         }),
-        (index) =>
+        () =>
           Effect.gen(function*() {
             if (closing) return yield* new ProcessFailed({ message: "The executor is shutting down" })
             if (server === undefined || ready === undefined) ready = startServer()
@@ -347,16 +354,20 @@ export const makePythonBackend = (
             })
             const current = server!
             const id = nextId++
-            const uid = sandbox.separateUsers ? options.uidBase + 1000 + index : null
             const ended = yield* Effect.async<Ended>((resume) => {
-              pending.set(id, { resolve: (value) => resume(Effect.succeed(value)) })
+              const index = slot()
+              const uid = sandbox.separateUsers ? options.uidBase + 1000 + index : null
+              pending.set(id, { resolve: (value) => resume(Effect.succeed(value)), slot: index })
               current.write(Buffer.concat([
                 encodeTask(taskMessage(id, request, options, timeoutSeconds, uid)),
                 encodeFrame(JSON.stringify(request.items))
               ]))
               // Cancelled or interrupted: the server stops the child (SIGTERM, SIGKILL a second later).
               return Effect.sync(() => {
-                if (pending.delete(id) && current.alive) current.write(encodeTask({ type: "cancel", id }))
+                const entry = pending.get(id)
+                if (entry === undefined) return
+                entry.resolve = undefined
+                if (current.alive) current.write(encodeTask({ type: "cancel", id }))
               })
             }).pipe(
               // The server enforces the deadline; this one only catches a server that stopped answering.
@@ -370,10 +381,9 @@ export const makePythonBackend = (
             )
             return yield* outcome(ended, options, timeoutSeconds, request)
           }),
-        (index) =>
+        () =>
           Effect.sync(() => {
             busy--
-            usedSlots.delete(index)
           })
       )
 
@@ -435,8 +445,8 @@ export const makePythonBackend = (
         ({ index, process_ }) =>
           Effect.sync(() => {
             busy--
-            usedSlots.delete(index)
-            void process_.kill()
+            // The uid is free again once the process (and all it started) is gone.
+            void process_.kill().then(() => usedSlots.delete(index))
           })
       )
 
