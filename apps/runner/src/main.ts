@@ -1,7 +1,7 @@
 import { Command, ValidationError } from "@effect/cli"
 import { NodeContext, NodeRuntime } from "@effect/platform-node"
 import { defaultJsPolicy, SecurityAnalyzer } from "@taskrunner/analyzer"
-import { CodeExecutor } from "@taskrunner/executor"
+import { closeInheritedDescriptors, CodeExecutor } from "@taskrunner/executor"
 import { Defaults, describeConfigError } from "@taskrunner/protocol"
 import { Console, Effect, Exit, Layer } from "effect"
 import packageJson from "../package.json" with { type: "json" }
@@ -76,10 +76,23 @@ const mainLayer = (settings: RunnerSettings) => {
   return Layer.merge(TaskRunner.layer, HealthServer.layer).pipe(Layer.provideMerge(base))
 }
 
+/** Node's IPC channel, when a parent started the runner with one. */
+const ipcChannel = ((value) => (value !== undefined && /^\d+$/.test(value) ? Number(value) : undefined))(
+  // oxlint-disable-next-line node/no-process-env -- Node's own variable, not configuration
+  process.env["NODE_CHANNEL_FD"]
+)
+
 const run = Effect.gen(function*() {
   const provider = yield* environmentProvider
   const settings = yield* runnerSettings.pipe(Effect.withConfigProvider(provider))
+  // Before any child starts: nothing this process inherited may reach a task.
+  const closed = closeInheritedDescriptors(ipcChannel === undefined ? [] : [ipcChannel])
   yield* Effect.gen(function*() {
+    if (closed.length > 0) {
+      yield* Effect.logInfo(
+        `Closed ${closed.length} file descriptor(s) inherited from the parent process (${closed.join(", ")})`
+      )
+    }
     if (settings.disableAnalyzer) {
       yield* Effect.logWarning(
         "!!! N8N_RUNNERS_TEST_DISABLE_ANALYZER is set: static analysis is OFF. Only the jail protects the runner. Never do this in production. !!!"

@@ -133,3 +133,32 @@ describe("without a usable Python", () => {
     expect(outcome.result).toEqual([{ json: { ok: true } }])
   })
 })
+
+describe("descriptors the runner inherited", () => {
+  it("are closed at start, so no task of either language can reach them", async () => {
+    const other = await startBroker()
+    const leaky = startRunner(other, { N8N_RUNNERS_STDLIB_ALLOW: "os,stat", NODE_FUNCTION_ALLOW_BUILTIN: "fs" }, true)
+    const ours = (leaky.child.stdio as ReadonlyArray<unknown>)[40] as NodeJS.ReadableStream
+    const ended = new Promise<void>((resolve) => {
+      ours.on("end", () => resolve())
+      ours.resume()
+    })
+    await runnersReady(other)
+    await leaky.waitFor(/Closed \d+ file descriptor\(s\) inherited from the parent process \([\d, ]*\b40\b/)
+    const python = await submit(other, {
+      taskType: "python",
+      code:
+        "import os, stat\ntry:\n    return [{'json': {'fd40': stat.S_ISSOCK(os.fstat(40).st_mode)}}]\nexcept OSError:\n    return [{'json': {'fd40': 'closed'}}]"
+    })
+    const javascript = await submit(other, {
+      taskType: "javascript",
+      code:
+        "const fs = require('fs')\ntry { return [{ json: { fd40: fs.fstatSync(40).isSocket() } }] } catch { return [{ json: { fd40: 'closed' } }] }"
+    })
+    expect([python.result, javascript.result], JSON.stringify([python.error, javascript.error])).toEqual([[{
+      json: { fd40: "closed" }
+    }], [{ json: { fd40: "closed" } }]])
+    // Nothing holds the runner's copy any more: not the runner, not a jailed child.
+    await ended
+  })
+})

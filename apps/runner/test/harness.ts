@@ -43,11 +43,20 @@ export const cleanup = async () => {
   await Promise.all(running.splice(0).map((p) => p.stop("SIGKILL")))
 }
 
-const start = (main: string, args: ReadonlyArray<string>, env: Record<string, string>) => {
+const start = (
+  main: string,
+  args: ReadonlyArray<string>,
+  env: Record<string, string>,
+  leak = false
+) => {
+  // `leak`: the process gets descriptor 40 (one end of a socket pair whose other end is
+  // `stdio[40]` here) without close-on-exec, as a careless parent would leave it. (Node itself
+  // marks low inherited descriptors close-on-exec at start, so it is a high one.)
+  const leaked = leak ? [...Array.from({ length: 37 }, () => "ignore" as const), "pipe" as const] : []
   const started = new Started(
     spawn(process.execPath, [main, ...args], {
       env: { PATH: process.env["PATH"] ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
+      stdio: ["ignore", "pipe", "pipe", ...leaked]
     })
   )
   running.push(started)
@@ -79,14 +88,17 @@ export const startBroker = async (env: Record<string, string> = {}, port = 0): P
   return started
 }
 
-/** Starts the runner (a real process) against `broker`. */
-export const startRunner = (broker: { url: string } | undefined, env: Record<string, string> = {}) =>
+/**
+ * Starts the runner (a real process) against `broker`. `leak` gives it an inherited descriptor 40
+ * (see `start`).
+ */
+export const startRunner = (broker: { url: string } | undefined, env: Record<string, string> = {}, leak = false) =>
   start(runnerMain, [], {
     N8N_RUNNERS_AUTH_TOKEN: authToken,
     ...(broker === undefined ? {} : { N8N_RUNNERS_TASK_BROKER_URI: broker.url }),
     N8N_RUNNERS_RECONNECT_INTERVAL: "0.5",
     ...env
-  })
+  }, leak)
 
 /** Runs the runner CLI to completion (for --help, --version and start-up errors). */
 export const runRunner = async (args: ReadonlyArray<string>, env: Record<string, string>) => {

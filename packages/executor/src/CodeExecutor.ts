@@ -156,6 +156,13 @@ export interface CodeExecutorShape {
     /** Child processes started since the executor started. */
     readonly started: number
   }>
+  /**
+   * The same for Python: the fork server (idle/processes 1 while it runs; `started` counts server
+   * starts, or interpreters in strict mode). Undefined without Python.
+   */
+  readonly pythonStats: Effect.Effect<
+    { readonly idle: number; readonly busy: number; readonly processes: number; readonly started: number } | undefined
+  >
 }
 
 /**
@@ -243,7 +250,8 @@ export class CodeExecutor extends Context.Tag("@taskrunner/executor/CodeExecutor
             }
             return Effect.withSpan(backend.execute(request), "CodeExecutor.execute")
           },
-          stats: Effect.sync(() => js.stats())
+          stats: Effect.sync(() => js.stats()),
+          pythonStats: Effect.sync(() => python?.stats())
         })
       })
     )

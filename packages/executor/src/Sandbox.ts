@@ -59,6 +59,11 @@ export interface JailSpec {
    * anything, and which must still be able to stop them.
    */
   readonly keepSetuid?: boolean
+  /**
+   * Shared objects the program loads later (Python's extension modules): their libraries are
+   * bound too (libffi for ctypes, libsqlite3, ...).
+   */
+  readonly loads?: ReadonlyArray<string>
 }
 
 /** A command line: the program and its arguments. */
@@ -93,23 +98,41 @@ const findTool = (name: string): string | undefined => {
   return undefined
 }
 
-/** The shared libraries (and the ELF interpreter) a binary loads, from `ldd`. */
-const sharedLibraries = (binary: string, ldd: string | undefined): ReadonlyArray<string> | undefined => {
-  if (ldd === undefined) return undefined
-  try {
-    const output = execFileSync(ldd, [binary], { encoding: "utf8", timeout: 5000 })
-    const paths: Array<string> = []
-    for (const line of output.split("\n")) {
-      const arrow = /=>\s+(\/\S+)/.exec(line)
-      const bare = /^\s*(\/\S+)\s+\(/.exec(line)
-      const path = arrow?.[1] ?? bare?.[1]
-      if (path !== undefined) paths.push(path)
-    }
-    return paths
-  } catch {
-    // A static binary ("not a dynamic executable") or no ldd: bind the usual library folders.
-    return undefined
+/** The library paths in `ldd` output. */
+const lddPaths = (output: string): Array<string> => {
+  const paths: Array<string> = []
+  for (const line of output.split("\n")) {
+    const arrow = /=>\s+(\/\S+)/.exec(line)
+    const bare = /^\s*(\/\S+)\s+\(/.exec(line)
+    const path = arrow?.[1] ?? bare?.[1]
+    if (path !== undefined) paths.push(path)
   }
+  return paths
+}
+
+/**
+ * The shared libraries (and the ELF interpreter) binaries load, from one `ldd` run. Undefined
+ * when nothing could be learned (no ldd, a static binary).
+ */
+const sharedLibraries = (
+  binaries: ReadonlyArray<string>,
+  ldd: string | undefined
+): ReadonlyArray<string> | undefined => {
+  if (ldd === undefined || binaries.length === 0) return undefined
+  let output: string
+  try {
+    output = execFileSync(ldd, [...binaries], {
+      encoding: "utf8",
+      timeout: 20_000,
+      stdio: ["ignore", "pipe", "ignore"]
+    })
+  } catch (error) {
+    // ldd fails when any one file is not dynamic; what it printed for the others still counts.
+    const stdout = (error as { stdout?: unknown }).stdout
+    output = typeof stdout === "string" ? stdout : ""
+  }
+  const paths = lddPaths(output)
+  return paths.length === 0 ? undefined : paths
 }
 
 const isRoot = () => typeof process.getuid === "function" && process.getuid() === 0
@@ -181,15 +204,18 @@ const ancestors = (path: string): Array<string> => {
 
 const bwrapCommand = (found: Tools & { bwrap: string }, root: boolean) => {
   const librariesOf = new Map<string, ReadonlyArray<string> | undefined>()
-  const libraries = (binary: string) => {
-    if (!librariesOf.has(binary)) librariesOf.set(binary, sharedLibraries(binary, found.ldd))
-    return librariesOf.get(binary)
+  const libraries = (binaries: ReadonlyArray<string>) => {
+    const key = binaries.join("\0")
+    if (!librariesOf.has(key)) librariesOf.set(key, sharedLibraries(binaries, found.ldd))
+    return librariesOf.get(key)
   }
   const fallbackDirs = ["/lib", "/lib64", "/usr/lib", "/usr/lib64"].filter((d) => existsSync(d))
   return (spec: JailSpec): Command => {
     const binaries = [spec.program, found.setpriv, found.prlimit].filter((p): p is string => p !== undefined)
     const paths: Array<string> = [...binaries, ...spec.readable]
-    for (const binary of binaries) paths.push(...(libraries(binary) ?? fallbackDirs))
+    for (const binary of binaries) paths.push(...(libraries([binary]) ?? fallbackDirs))
+    // Extension modules that cannot be inspected simply find no extra libraries (they fail to load).
+    if (spec.loads !== undefined) paths.push(...(libraries(spec.loads) ?? []))
     const binds = new Map<string, string>()
     for (const path of paths) {
       if (existsSync(path)) binds.set(path, realpathSync(path))

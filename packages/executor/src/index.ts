@@ -11,3 +11,6 @@ export * from "./Sandbox.js"
 
 /** Process trees of the jails (kill, memory). */
 export * from "./ProcessTree.js"
+
+/** Descriptors the runner inherited, closed before any child starts. */
+export * from "./Descriptors.js"

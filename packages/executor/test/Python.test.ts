@@ -69,7 +69,9 @@ describe("an unusable interpreter", () => {
     expect(await unusable(fakePython("wrong-shape", "echo '{\"version\": \"3.11\"}'"))).toMatch(
       /wrong-shape: is not a CPython that answers the probe/
     )
-    expect(await unusable(fakePython("old", "echo '{\"version\": [3, 8, 1], \"stdlib\": [], \"site\": []}'"))).toMatch(
+    expect(
+      await unusable(fakePython("old", "echo '{\"version\": [3, 8, 1], \"stdlib\": [], \"site\": [], \"ext\": []}'"))
+    ).toMatch(
       /old: Python 3\.8\.1 is older than 3\.10/
     )
     expect(await unusable(fakePython("crashes", "echo boom >&2; exit 3"))).toMatch(/crashes: does not start \(boom\)/)
@@ -182,6 +184,17 @@ describe.runIf(available)("Python tasks in the fork server", () => {
             "String pattern accessing '__class__' is disallowed, because it can be used to bypass security restrictions."
         })
         expect((yield* run(py("return '{0} {1[k]}'.format('a', {'k': 'b'})"))).result).toBe("a b")
+        // On the type, as a bound method taken first, through format_map: all checked.
+        for (
+          const code of [
+            "return str.format('{0.__class__.__base__.__subclasses__}', ())",
+            "f = '{0.__class__}'.format\nreturn f(())",
+            "return '{x.__class__}'.format_map({'x': 1})"
+          ]
+        ) {
+          expect((yield* fail(py(code))).message, code).toBe("Security violation detected")
+        }
+        expect((yield* run(py("return str.format('{} and {:>3}', 'a', 7)"))).result).toBe("a and   7")
       }))
 
     it.effect("a sync infinite loop times out (SIGTERM, then SIGKILL)", () =>
@@ -278,6 +291,123 @@ describe.runIf(available)("Python result limits", () => {
   })
 })
 
+describe.runIf(available)("the import guard and string.Formatter (analyser off, everything allowed but os)", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({ stdlibAllow: ["datetime", "string", "time"], poolSize: 1 }))
+  })
+  afterAll(() => close())
+  const outcome = (code: string) => Effect.runPromise(Effect.either(executor.execute(py(code, { timeoutMs: 5000 }))))
+
+  it("an __import__ call dressed up as CPython's own (empty fromlist list) gets no module", async () => {
+    expect(await outcome("return [str(__import__(n, fromlist=[])) for n in ('os', 'sys', 'builtins')]")).toEqual(
+      Either.right({ result: ["None", "None", "None"], console: [] })
+    )
+  })
+
+  it("while CPython's own imports from C code still work (strftime, strptime)", async () => {
+    expect(
+      await outcome(
+        "from datetime import datetime\nd = datetime(2026, 11, 21, 8, 30)\nreturn [d.strftime('%Y-%m-%d %H:%M'), datetime.strptime('2026-01-02', '%Y-%m-%d').day]"
+      )
+    ).toEqual(Either.right({ result: ["2026-11-21 08:30", 2], console: [] }))
+  })
+
+  it("string.Formatter templates are checked too", async () => {
+    const answer = await outcome("import string\nreturn string.Formatter().format('{0.__class__}', 1)")
+    expect(Either.isLeft(answer) && answer.left.message).toBe("Security violation detected")
+    expect(await outcome("import string\nreturn string.Formatter().format('{0}-{1}', 1, 2)")).toEqual(
+      Either.right({ result: "1-2", console: [] })
+    )
+  })
+})
+
+describe.runIf(available)("Python failures while reporting are still reported (objects that misbehave)", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({
+      poolSize: 1,
+      builtinsDeny: defaultExecutorOptions.builtinsDeny.filter((name) => name !== "__build_class__")
+    }))
+  })
+  afterAll(() => close())
+  const outcome = (code: string, continueOnFail = false) =>
+    Effect.runPromise(Effect.either(executor.execute(py(code, { timeoutMs: 5000, continueOnFail }))))
+  const raisingStr = "class Bad(Exception):\n    def __str__(self):\n        raise ValueError('nope')\n"
+
+  it("a result whose __str__ raises", async () => {
+    const answer = await outcome(
+      "class B:\n    def __str__(self):\n        raise ValueError('nope')\nreturn [{'json': {'x': B()}}]"
+    )
+    expect(Either.isLeft(answer) && answer.left.message).toBe("The result cannot be converted to JSON: nope")
+  })
+
+  it("an exception whose __str__ raises: its type name, also with continueOnFail", async () => {
+    const answer = await outcome(`${raisingStr}raise Bad()`)
+    expect(Either.isLeft(answer) && answer.left.message).toBe("Bad")
+    expect(await outcome(`${raisingStr}raise Bad()`, true)).toEqual(
+      Either.right({ result: [{ json: { error: "Bad" } }], console: [] })
+    )
+  })
+
+  it("an exception whose description raises", async () => {
+    const answer = await outcome(
+      "class D(Exception):\n    @property\n    def description(self):\n        raise ValueError()\nraise D('plain')"
+    )
+    expect(Either.isLeft(answer) && answer.left.message).toBe("plain")
+  })
+
+  it("a str subclass's templates are checked too", async () => {
+    const answer = await outcome("class S(str):\n    pass\nreturn S('{0.__class__}').format(1)")
+    expect(Either.isLeft(answer) && answer.left.message).toBe("Security violation detected")
+  })
+
+  it("print never raises into the user's code", async () => {
+    expect(await outcome(`print({(1, 2): 3})\n${raisingStr}print(Bad())\nreturn 'printed'`)).toEqual(
+      Either.right({ result: "printed", console: [["{(1, 2): 3}"], ["[Unprintable Bad]"]] })
+    )
+  })
+})
+
+/** Writes a frame header claiming `claimed` bytes, then `chunks` MiB, to the task's own result pipe. */
+const flood = (claimed: number, chunks: number) =>
+  [
+    "import os, stat, struct",
+    "fd = next(f for f in range(3, 64) if os.path.exists(f'/proc/self/fd/{f}') and stat.S_ISFIFO(os.fstat(f).st_mode))",
+    `os.write(fd, struct.pack('>I', ${claimed}))`,
+    "block = b' ' * (1 << 20)",
+    `for _ in range(${chunks}):`,
+    "    os.write(fd, block)",
+    "os._exit(0)"
+  ].join("\n")
+
+describe.runIf(available)("what a task writes to its own result pipe cannot hurt the server", () => {
+  it("more than the result limit: ResultTooLarge, and the server carries on", async () => {
+    const { close, executor } = await start({ stdlibAllow: "*", maxResultBytes: 1 << 20 })
+    const answer = await Effect.runPromise(Effect.either(executor.execute(py(flood(3 * 2 ** 20, 3)))))
+    const next = await Effect.runPromise(executor.execute(py("return 'next'")))
+    const stats = await Effect.runPromise(executor.pythonStats)
+    await close()
+    expect(Either.isLeft(answer) && answer.left._tag).toBe("ResultTooLarge")
+    expect(next.result).toBe("next")
+    expect(stats?.started).toBe(1)
+  })
+
+  it("more than the server can hold (under the limit): that task fails, the server and others carry on", async () => {
+    const { close, executor } = await start({ stdlibAllow: "*", heapMb: 128, maxResultBytes: 3 * 2 ** 30 })
+    const bystander = Effect.runPromise(executor.execute(py("import time\ntime.sleep(1)\nreturn 'bystander'")))
+    const answer = await Effect.runPromise(Effect.either(executor.execute(py(flood(2 * 2 ** 30, 2000)))))
+    const stats = await Effect.runPromise(executor.pythonStats)
+    const others = [await bystander, await Effect.runPromise(executor.execute(py("return 'next'")))]
+    await close()
+    expect(Either.isLeft(answer) && answer.left.message).toMatch(/does not fit in the Python server's memory/)
+    expect(others.map((o) => o.result)).toEqual(["bystander", "next"])
+    expect(stats?.started).toBe(1)
+  }, 60_000)
+})
+
 describe.runIf(available)("Python isolation", () => {
   let executor: CodeExecutorShape
   let close: () => Promise<void>
@@ -366,6 +496,41 @@ describe.runIf(available)("Python isolation", () => {
     // process of its user: a task given the same user meanwhile would die with it.
     const next = await outcome("import os, time\ntime.sleep(1.5)\nreturn 'survived'")
     expect(next).toEqual(Either.right({ result: "survived", console: [] }))
+  })
+
+  it("a task sees no descriptor of the server's or of other tasks: only its own result pipe", async () => {
+    const sleeper = Effect.runPromise(Effect.either(executor.execute(py("import time\ntime.sleep(1)\nreturn 1"))))
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const answer = await outcome(
+      "import os, stat\nopen_ = []\nfor fd in range(0, 1024):\n    try:\n        mode = os.fstat(fd).st_mode\n    except OSError:\n        continue\n    open_.append('fifo' if stat.S_ISFIFO(mode) else 'chr' if stat.S_ISCHR(mode) else 'other')\nreturn open_"
+    )
+    // stdin, stdout, stderr on /dev/null, and one pipe.
+    expect(answer).toEqual(Either.right({ result: ["chr", "chr", "chr", "fifo"], console: [] }))
+    expect(await sleeper).toEqual(Either.right({ result: 1, console: [] }))
+  })
+
+  it("a task cannot leave its process group to dodge the deadline; the others are unharmed", async () => {
+    const serversBefore = (await Effect.runPromise(executor.pythonStats))?.started
+    const dodger = Effect.runPromise(Effect.either(executor.execute(py(
+      "import os, signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntry:\n    os.setpgid(0, os.getpgid(os.getppid()))\nexcept OSError:\n    pass\nwhile True:\n    time.sleep(0.05)",
+      { timeoutMs: 1000 }
+    ))))
+    const innocent = await outcome("import time\ntime.sleep(1.5)\nreturn 'unharmed'")
+    expect(innocent).toEqual(Either.right({ result: "unharmed", console: [] }))
+    const answer = await dodger
+    expect(Either.isLeft(answer) && answer.left._tag).toBe("TimedOut")
+    // The server itself stopped it: the runner did not have to kill the server (and with it
+    // every other task) to get rid of it.
+    expect(await outcome("return 'next'")).toEqual(Either.right({ result: "next", console: [] }))
+    expect((await Effect.runPromise(executor.pythonStats))?.started).toBe(serversBefore)
+  })
+
+  it("ctypes and the standard library's other C extensions load in the jail (their libraries are bound)", async () => {
+    expect(
+      await outcome(
+        "import sys, sqlite3, ctypes\nreturn [sys.modules['__main__']._libc is not None, sqlite3.connect(':memory:').execute('select 41 + 1').fetchone()[0]]"
+      )
+    ).toEqual(Either.right({ result: [true, 42], console: [] }))
   })
 
   it.runIf(isRoot)("a task cannot leave files in the jail's /tmp for later tasks", async () => {

@@ -145,7 +145,7 @@ export const PythonCancel = Schema.Struct({ type: Schema.Literal("cancel"), id: 
 export const PythonDone = Schema.Struct({
   type: Schema.Literal("pydone"),
   id: Schema.Int,
-  status: Schema.Literal("exited", "timedOut", "cancelled", "tooLarge"),
+  status: Schema.Literal("exited", "timedOut", "cancelled", "tooLarge", "noMemory"),
   exitCode: Schema.NullOr(Schema.Int),
   signal: Schema.NullOr(Schema.Int),
   /** A frame with the child's pipe message follows. */

@@ -45,7 +45,7 @@ const signalName = (signal: number | null): string | undefined =>
 
 /** What ended a Python task: the child's status and, when it wrote one, its pipe message. */
 interface Ended {
-  readonly status: "exited" | "timedOut" | "cancelled" | "tooLarge" | "serverDied"
+  readonly status: "exited" | "timedOut" | "cancelled" | "tooLarge" | "noMemory" | "serverDied"
   readonly exitCode: number | null
   readonly signal: string | undefined
   readonly payload: Buffer | undefined
@@ -75,6 +75,14 @@ const outcome = (
   if (ended.status === "serverDied") {
     return Effect.fail(
       new ProcessFailed({ message: "The Python server stopped while running the task", stderr: ended.stderr ?? "" })
+    )
+  }
+  if (ended.status === "noMemory") {
+    return Effect.fail(
+      new ProcessFailed({
+        message:
+          `The result (${ended.resultBytes} bytes so far) does not fit in the Python server's memory next to the other running tasks`
+      })
     )
   }
   if (ended.status === "tooLarge") {
@@ -268,6 +276,7 @@ export const makePythonBackend = (
           program: runtime.path,
           args: ["-I", "-B", script, "serve", settings],
           readable,
+          loads: runtime.extensions,
           limits: serverLimits,
           uid: sandbox.separateUsers ? options.uidBase + 999 : undefined,
           keepSetuid: true
@@ -402,6 +411,7 @@ export const makePythonBackend = (
               program: runtime.path,
               args: ["-I", "-B", script, "single"],
               readable,
+              loads: runtime.extensions,
               limits: {
                 heapMb: options.heapMb,
                 addressSpaceMb: options.heapMb + 256,

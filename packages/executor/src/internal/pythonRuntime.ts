@@ -11,19 +11,24 @@ export interface PythonRuntime {
   readonly stdlib: ReadonlyArray<string>
   /** Folders of installed packages (bound only when external packages are allowed). */
   readonly sitePackages: ReadonlyArray<string>
+  /** The standard library's extension modules (their shared libraries are bound into the jail). */
+  readonly extensions: ReadonlyArray<string>
 }
 
 const candidates = ["/usr/bin/python3", "/usr/local/bin/python3", "/bin/python3"]
 
-const probe = `import json, sys, sysconfig
+const probe = `import json, os, sys, sysconfig
 paths = sysconfig.get_paths()
 site = sorted({p for p in sys.path if p.endswith(("site-packages", "dist-packages"))} | {paths["purelib"], paths["platlib"]})
-print(json.dumps({"version": list(sys.version_info[:3]), "stdlib": sorted({paths["stdlib"], paths["platstdlib"]}), "site": site}))`
+dynload = [p for p in sys.path if p.endswith("lib-dynload")]
+ext = sorted(os.path.join(d, f) for d in dynload if os.path.isdir(d) for f in os.listdir(d) if f.endswith(".so"))
+print(json.dumps({"version": list(sys.version_info[:3]), "stdlib": sorted({paths["stdlib"], paths["platstdlib"], *dynload}), "site": site, "ext": ext}))`
 
 interface ProbeResult {
   readonly version: readonly [number, number, number]
   readonly stdlib: ReadonlyArray<string>
   readonly site: ReadonlyArray<string>
+  readonly ext: ReadonlyArray<string>
 }
 
 const isStrings = (value: unknown): value is ReadonlyArray<string> =>
@@ -38,10 +43,10 @@ const probeResult = (stdout: string): ProbeResult | undefined => {
     return undefined
   }
   if (typeof parsed !== "object" || parsed === null) return undefined
-  const { site, stdlib, version } = parsed as Record<string, unknown>
+  const { ext, site, stdlib, version } = parsed as Record<string, unknown>
   return Array.isArray(version) && version.length === 3 && version.every((n) => Number.isInteger(n)) &&
-      isStrings(stdlib) && isStrings(site)
-    ? { version: version as unknown as readonly [number, number, number], stdlib, site }
+      isStrings(stdlib) && isStrings(site) && isStrings(ext)
+    ? { version: version as unknown as readonly [number, number, number], stdlib, site, ext }
     : undefined
 }
 
@@ -77,7 +82,8 @@ export const detectPython = (configured: string | undefined): Either.Either<Pyth
       path: realpathSync(path),
       version: info.version.join("."),
       stdlib: info.stdlib,
-      sitePackages: info.site
+      sitePackages: info.site,
+      extensions: info.ext
     })
   }
   return Either.left(`no Python 3.10 or newer (${tried.join("; ")})`)

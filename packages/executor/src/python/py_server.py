@@ -39,6 +39,7 @@ except ImportError:
     resource = None
 
 CHANNEL_FD = 3
+MAX_FD = os.sysconf("SC_OPEN_MAX") if hasattr(os, "sysconf") else 65536
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 MAX_PRINT_CALLS = 100
@@ -93,9 +94,12 @@ class FrameReader:
 
 def send_message(message, raw=None):
     data = frame(json.dumps(message).encode("utf-8"))
-    if raw is not None:
-        data += frame(raw)
-    write_all(CHANNEL_FD, data)
+    if raw is None:
+        write_all(CHANNEL_FD, data)
+        return
+    # A result can be most of the server's memory: it is written from where it is, not copied.
+    write_all(CHANNEL_FD, data + struct.pack(">I", len(raw)))
+    write_all(CHANNEL_FD, raw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -132,12 +136,13 @@ def import_allowed(name, task):
 
 def make_import_guard(task, real_import):
     def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
-        if type(fromlist) is list and not fromlist and level == 0:
-            # CPython's C code imports its own dependencies through the frame's builtins with an
-            # empty *list* (datetime.strftime -> time); the user's import statements never do.
-            # Calling __import__ directly to mimic it is refused by the analyser, and the jail
-            # holds regardless.
-            return real_import(name, globals, locals, fromlist, level)
+        if type(fromlist) is list and not fromlist and level == 0 and type(name) is str:
+            # CPython's C code imports its own dependencies through the running frame's builtins
+            # with an empty *list* (datetime.strftime -> time, time.strptime -> _strptime), then
+            # takes the module from sys.modules and ignores what __import__ returned. So the
+            # import happens, but nothing is returned: code mimicking the call gets no module.
+            real_import(name, globals, locals, fromlist, level)
+            return None
         if level:
             raise SecurityViolationError("Relative imports are disallowed.")
         if not isinstance(name, str) or not import_allowed(name, task):
@@ -190,33 +195,77 @@ def template_accesses(template, depth=0):
             yield from template_accesses(spec, depth + 1)
 
 
-def safe_format(receiver, method, *args, **kwargs):
-    """Runs `receiver.format(...)` / `.format_map(...)` after checking a string template."""
-    if isinstance(receiver, str) and method in ("format", "format_map"):
-        for access in template_accesses(receiver):
-            if access in BLOCKED_ATTRIBUTES or access.startswith("__"):
-                raise SecurityViolationError(
-                    f"String pattern accessing '{access}' is disallowed, because it can be used to bypass security restrictions."
-                )
-    return getattr(receiver, method)(*args, **kwargs)
+FORMAT_METHODS = ("format", "format_map", "vformat")
+
+
+def check_template(template):
+    for access in template_accesses(template):
+        if access in BLOCKED_ATTRIBUTES or access.startswith("__"):
+            raise SecurityViolationError(
+                f"String pattern accessing '{access}' is disallowed, because it can be used to bypass security restrictions."
+            )
+
+
+def is_formatter(receiver):
+    """Whether `receiver` formats templates given as arguments: `str` itself (`str.format(t, ...)`),
+    a `string.Formatter`, or a subclass of either."""
+    if isinstance(receiver, type):
+        return issubclass(receiver, (str, string.Formatter))
+    return isinstance(receiver, string.Formatter)
+
+
+def safe_format(receiver, method):
+    """`receiver.<method>` for the format methods, checking the template before it runs. Every
+    load of these attributes in user code goes through here (calls, bound-method extraction,
+    `str.format(template, ...)`, `string.Formatter().vformat(...)`)."""
+    bound = getattr(receiver, method)
+    if isinstance(receiver, str):
+        def checked(*args, **kwargs):
+            check_template(receiver)
+            return bound(*args, **kwargs)
+    elif is_formatter(receiver):
+        def checked(*args, **kwargs):
+            for argument in args:
+                if isinstance(argument, str):
+                    check_template(argument)
+            return bound(*args, **kwargs)
+    else:
+        return bound
+    return checked
 
 
 class FormatGuard(ast.NodeTransformer):
-    """Rewrites every `x.format(...)` / `x.format_map(...)` call into a checked call."""
+    """Rewrites every `x.format` / `x.format_map` / `x.vformat` load into a checked one."""
 
-    def visit_Call(self, node):
+    def visit_Attribute(self, node):
         self.generic_visit(node)
-        function = node.func
-        if isinstance(function, ast.Attribute) and function.attr in ("format", "format_map"):
+        if node.attr in FORMAT_METHODS and isinstance(node.ctx, ast.Load):
             return ast.copy_location(
                 ast.Call(
                     func=ast.Name(id=SAFE_FORMAT, ctx=ast.Load()),
-                    args=[function.value, ast.Constant(function.attr), *node.args],
-                    keywords=node.keywords,
+                    args=[node.value, ast.Constant(node.attr)],
+                    keywords=[],
                 ),
                 node,
             )
         return node
+
+
+def safe_str(value, fallback):
+    """str(value), or `fallback` when the object's own __str__ raises or returns a non-string."""
+    try:
+        text = str(value)
+    except Exception:  # noqa: BLE001
+        return fallback
+    return text if type(text) is str else fallback
+
+
+def type_name(value):
+    try:
+        name = type(value).__name__
+    except Exception:  # noqa: BLE001
+        return "object"
+    return name if type(name) is str else "object"
 
 
 def format_print_arg(value):
@@ -227,8 +276,13 @@ def format_print_arg(value):
     else:
         try:
             text = json.dumps(value, default=str, ensure_ascii=False)
-        except (ValueError, RecursionError):
-            text = f"[Circular {type(value).__name__}]"
+        except RecursionError:
+            text = f"[Circular {type_name(value)}]"
+        except Exception as error:  # noqa: BLE001 - e.g. tuple keys, or a __str__ that raises
+            if type(error) is ValueError and error.args[:1] == ("Circular reference detected",):
+                text = f"[Circular {type_name(value)}]"
+            else:
+                text = safe_str(value, f"[Unprintable {type_name(value)}]")
     return text if len(text) <= MAX_PRINT_ARG else text[:MAX_PRINT_ARG] + "… [truncated]"
 
 
@@ -294,14 +348,21 @@ def error_payload(error, stderr):
     if isinstance(error, SystemExit):
         message = f"Process exited with code {error.code if isinstance(error.code, int) else 1}"
     elif isinstance(error, SecurityViolationError):
-        message = str(error)
+        message = "Security violation detected"
     else:
-        message = str(error) or type(error).__name__
-    description = getattr(error, "description", None)
+        message = safe_str(error, "") or type_name(error)
+    try:
+        description = getattr(error, "description", None)
+    except Exception:  # noqa: BLE001
+        description = None
+    try:
+        stack = user_frames(error)
+    except Exception:  # noqa: BLE001
+        stack = ""
     payload = {
         "message": message,
-        "description": description if isinstance(description, str) and description else stderr,
-        "stack": user_frames(error),
+        "description": description if type(description) is str and description else stderr,
+        "stack": stack,
         "stderr": stderr,
     }
     if isinstance(error, MemoryError):
@@ -409,15 +470,16 @@ def run_task(task, items_bytes, result_fd):
         if task["continueOnFail"]:
             # n8n's runner: the failure becomes the result, and the prints so far are dropped.
             printer = PrintCapture()
-            message = {"result": [{"json": {"error": str(error)}}]}
+            message = {"result": [{"json": {"error": safe_str(error, type_name(error))}}]}
         else:
             message = {"error": error_payload(error, captured_stderr.getvalue())}
     message["print_args"] = printer.result()
     try:
         payload = json.dumps(message, default=str, ensure_ascii=False, allow_nan=False).encode("utf-8")
-    except (ValueError, RecursionError, TypeError) as error:
+    except BaseException as error:  # noqa: BLE001 - whatever the result's objects do while converted
+        reason = safe_str(error, type_name(error))
         payload = json.dumps({
-            "error": {"message": f"The result cannot be converted to JSON: {error}", "description": ""},
+            "error": {"message": f"The result cannot be converted to JSON: {reason}", "description": ""},
             "print_args": printer.result(),
         }).encode("utf-8")
     if len(payload) > task["maxResultBytes"]:
@@ -445,20 +507,37 @@ class Running:
         self.term_at = None
         self.status = "exited"
         self.wait_status = None
+        self.max_result = task["maxResultBytes"]
+        self.received = 0
 
 
-def fork_task(task, items_bytes, wake_fds):
+def close_descriptors(keep=()):
+    """Closes every descriptor from 3 up except `keep`."""
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, MAX_FD)
+
+
+def fork_task(task, items_bytes):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
-        # The child: no way back to the runner except its result pipe.
+        # The child: no way back to the runner except its result pipe. Nothing of the server's
+        # stays open (the runner's channel, other tasks' pipes, the selector, whatever the runner
+        # itself inherited), and its standard streams are /dev/null.
         try:
             signal.set_wakeup_fd(-1)
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            for fd in (read_fd, CHANNEL_FD, *wake_fds):
-                os.close(fd)
-            os.setpgid(0, 0)
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            close_descriptors(keep=(write_fd,))
+            # A session of its own: it cannot join another task's (or the server's) process
+            # group, so killing its group reaches everything it started that stayed in it.
+            os.setsid()
             run_task(task, items_bytes, write_fd)
             os._exit(0)
         except BaseException:  # noqa: BLE001
@@ -472,7 +551,11 @@ def kill_group(pid, sig):
     try:
         os.killpg(pid, sig)
     except ProcessLookupError:
-        pass
+        # No such group (any more): the child itself may still be there.
+        try:
+            os.kill(pid, sig)
+        except OSError:
+            pass
     except PermissionError:
         # Without CAP_KILL for the child's user, signal it by pid at least (never crash the server).
         try:
@@ -494,23 +577,29 @@ PROC_IS_OURS = proc_is_ours()
 
 
 def kill_user(uid):
-    """Kills every process left running as a task's own user (ones that left its process group)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status", "rb") as status:
-                for line in status:
-                    if line.startswith(b"Uid:"):
-                        if int(line.split()[1]) == uid:
-                            os.kill(int(entry), signal.SIGKILL)
-                        break
-        except (OSError, ValueError):
-            pass
+    """Kills every process left running as a task's own user (ones that left its process group),
+    pass after pass until none is left: a process forked during a pass dies in the next one."""
+    for _ in range(8):
+        found = False
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/status", "rb") as status:
+                    fields = dict(line.split(b":", 1) for line in status if b":" in line)
+                if int(fields[b"Uid"].split()[0]) == uid and not fields[b"State"].strip().startswith(b"Z"):
+                    os.kill(int(entry), signal.SIGKILL)
+                    found = True
+            except (OSError, ValueError, KeyError, IndexError):
+                pass
+        if not found:
+            return
 
 
 def drain(running):
-    """Reads what the pipe holds now; False once the pipe is at its end."""
+    """Reads what the pipe holds now; False once the pipe is at its end, or when the task wrote
+    more than its result may be (`tooLarge`) or than the server can hold next to the other
+    tasks' results (`noMemory`): such a task is killed, and the server and the others carry on."""
     while True:
         try:
             chunk = os.read(running.read_fd, 1 << 20)
@@ -518,7 +607,19 @@ def drain(running):
             return True
         if not chunk:
             return False
-        running.reader += chunk
+        running.received += len(chunk)
+        try:
+            running.reader += chunk
+        except MemoryError:
+            running.reader = bytearray()
+            running.status = "noMemory"
+        else:
+            if len(running.reader) > 4 + running.max_result:
+                running.reader = bytearray()
+                running.status = "tooLarge"
+        if running.status in ("tooLarge", "noMemory"):
+            kill_group(running.pid, signal.SIGKILL)
+            return False
 
 
 def close_pipe(running, selector):
@@ -542,7 +643,7 @@ def conclude(running, selector, tasks):
     if len(running.reader) >= 4:
         length = struct.unpack(">I", running.reader[:4])[0]
         if len(running.reader) >= 4 + length:
-            payload = bytes(running.reader[4:4 + length])
+            payload = memoryview(running.reader)[4:4 + length]
     tasks.pop(running.task_id, None)
     send_message(
         {
@@ -552,7 +653,7 @@ def conclude(running, selector, tasks):
             "exitCode": code if code >= 0 else None,
             "signal": -code if code < 0 else None,
             "hasResult": payload is not None,
-            "resultBytes": len(running.reader),
+            "resultBytes": running.received,
         },
         payload,
     )
@@ -599,7 +700,8 @@ def preload(stdlib_allow, external_allow):
 
 
 def serve(settings):
-    max_result = settings["maxResultBytes"]
+    # Whatever descriptors the runner inherited from its own parent are no business of ours.
+    close_descriptors(keep=(CHANNEL_FD,))
     preload(settings["stdlibAllow"], settings["externalAllow"])
     # Prune once here, so each child has (next to) nothing left to prune.
     prune_modules(settings)
@@ -633,7 +735,7 @@ def serve(settings):
                     return
                 for body in reader.feed(data):
                     if waiting_items is not None:
-                        running = fork_task(waiting_items, body, (wake_read, wake_write))
+                        running = fork_task(waiting_items, body)
                         tasks[running.task_id] = running
                         selector.register(running.read_fd, selectors.EVENT_READ, running)
                         waiting_items = None
@@ -658,12 +760,7 @@ def serve(settings):
                 running = key.data
                 if running.read_fd is None:
                     continue  # closed earlier in this round
-                open_ = drain(running)
-                if len(running.reader) > 4 + max_result:
-                    running.status = "tooLarge"
-                    kill_group(running.pid, signal.SIGKILL)
-                    open_ = False
-                if not open_:
+                if not drain(running):
                     close_pipe(running, selector)
                     conclude(running, selector, tasks)
         now = time.monotonic()
@@ -681,6 +778,7 @@ def serve(settings):
 
 def single():
     """Strict mode: one task, run here, the result written straight to the channel."""
+    close_descriptors(keep=(CHANNEL_FD,))
     reader = FrameReader()
     frames = []
     while len(frames) < 2:
@@ -689,6 +787,10 @@ def single():
             return
         frames += reader.feed(data)
     task = json.loads(frames[0])
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.close(null)
     os.setpgid(0, 0)
     run_task(task, frames[1], CHANNEL_FD)
 
