@@ -182,11 +182,43 @@ export const childScriptDir = (): Either.Either<
   return Either.right({ js: `${found}child/`, python: python ?? `${found}python/` })
 }
 
+const scriptDirPrefix = "taskrunner-executor-"
+
+/** Whether a process with this id exists (or exists and is not ours to signal). */
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
+/** Removes the script folders of executors whose process is gone (killed before it could clean up). */
+const removeStaleScriptDirs = () => {
+  let entries: Array<string>
+  try {
+    entries = readdirSync(tmpdir())
+  } catch {
+    return
+  }
+  for (const entry of entries) {
+    const pid = new RegExp(`^${scriptDirPrefix}(\\d+)-`).exec(entry)?.[1]
+    if (pid === undefined || Number(pid) === process.pid || alive(Number(pid))) continue
+    try {
+      rmSync(join(tmpdir(), entry), { recursive: true, force: true })
+    } catch {
+      // another user's, or gone meanwhile
+    }
+  }
+}
+
 /** Copies the scripts children run into a fresh world-readable folder (children run as other users). */
 const privateScripts = (dirs: { readonly js: string; readonly python: string }) =>
   Effect.acquireRelease(
     Effect.sync(() => {
-      const runtime = mkdtempSync(join(tmpdir(), "taskrunner-executor-"))
+      removeStaleScriptDirs()
+      const runtime = mkdtempSync(join(tmpdir(), `${scriptDirPrefix}${process.pid}-`))
       chmodSync(runtime, 0o755)
       for (const [dir, suffix] of [[dirs.js, ".cjs"], [dirs.python, ".py"]] as const) {
         if (!existsSync(dir)) continue

@@ -1,5 +1,8 @@
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Fiber, Layer } from "effect"
+import { existsSync, mkdirSync, readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 import { CodeExecutor, defaultExecutorOptions } from "../src/index.js"
 import type { ExecutionRequest } from "../src/index.js"
 
@@ -23,6 +26,17 @@ const eventually = (check: Effect.Effect<boolean, never, CodeExecutor>, timeoutM
       yield* Effect.sleep(50)
     }
   })
+
+/** A process id no process has now. */
+const deadPid = () => {
+  for (let pid = 4_000_000;; pid--) {
+    try {
+      process.kill(pid, 0)
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === "ESRCH") return pid
+    }
+  }
+}
 
 const stats = Effect.flatMap(CodeExecutor, (executor) => executor.stats)
 
@@ -372,4 +386,25 @@ describe("the pool", () => {
       // SIGTERM, then SIGKILL a second later: the looping process is gone, only the warm one is left.
       yield* eventually(Effect.map(stats, (s) => s.idle === 1 && s.processes === 1))
     }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1 }))), 60_000)
+})
+
+/** This process's script folders. */
+const ours = (pid: number) => readdirSync(tmpdir()).filter((e) => e.startsWith(`taskrunner-executor-${pid}-`))
+
+describe("the children's script folder", () => {
+  it.live(
+    "is removed when the executor closes, and those of executors that died unclosed are swept",
+    () =>
+      Effect.gen(function*() {
+        const stale = join(tmpdir(), `taskrunner-executor-${deadPid()}-test`)
+        mkdirSync(stale, { recursive: true })
+        yield* Effect.scoped(Effect.gen(function*() {
+          yield* Layer.build(CodeExecutor.layer({ ...options, poolSize: 0, python: false }))
+          expect(existsSync(stale)).toBe(false)
+          expect(ours(process.pid)).toHaveLength(1)
+        }))
+        expect(ours(process.pid)).toHaveLength(0)
+      }),
+    60_000
+  )
 })

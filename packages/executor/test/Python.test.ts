@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, layer } from "@effect/vitest"
 import { attackPython, benignPython } from "@taskrunner/corpus"
 import { Effect, Either, Exit, Fiber, Layer, Scope } from "effect"
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  closeSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  readSync,
+  writeFileSync
+} from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -406,6 +416,66 @@ describe.runIf(available)("what a task writes to its own result pipe cannot hurt
     expect(others.map((o) => o.result)).toEqual(["bystander", "next"])
     expect(stats?.started).toBe(1)
   }, 60_000)
+})
+
+/** The fork server's process (the interpreter, not bwrap) of an executor of this process. */
+const forkServerPid = (): number | undefined => {
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const argv = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0")
+      const exe = readlinkSync(`/proc/${entry}/exe`)
+      if (
+        /python/.test(exe) && argv.includes("serve") &&
+        argv.some((a) => a.includes(`taskrunner-executor-${process.pid}-`))
+      ) return Number(entry)
+    } catch {
+      // gone, or not ours to look at
+    }
+  }
+  return undefined
+}
+
+/** Whether `needle` is anywhere in the writable memory of process `pid`. */
+const memoryContains = (pid: number, needle: string): boolean => {
+  const mem = openSync(`/proc/${pid}/mem`, "r")
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+      const match = /^([0-9a-f]+)-([0-9a-f]+) rw/.exec(line)
+      if (match === null) continue
+      const start = Number.parseInt(match[1]!, 16)
+      const length = Number.parseInt(match[2]!, 16) - start
+      const buffer = Buffer.alloc(length)
+      try {
+        readSync(mem, buffer, 0, length, start)
+      } catch {
+        continue
+      }
+      if (buffer.includes(needle)) return true
+    }
+    return false
+  } finally {
+    closeSync(mem)
+  }
+}
+
+describe.runIf(available && process.getuid?.() === 0)("the fork server's memory", () => {
+  it("keeps no copy of a finished task's code, items or result (later children would inherit it)", async () => {
+    const { close, executor } = await start({ poolSize: 1 })
+    const code = "CODE-SECRET-" + "7f3a".repeat(8)
+    const item = "ITEM-SECRET-" + "c0de".repeat(8)
+    const result = "RESULT-SECRET-" + "beef".repeat(8)
+    const answer = await Effect.runPromise(executor.execute(py(
+      `marker = '${code}'\nreturn [{'json': {'r': 'RESULT-SECRET-' + 'beef' * 8, 'i': _items[0]['json']['s']}}]`,
+      { items: [{ json: { s: item } }] }
+    )))
+    expect(answer.result).toEqual([{ json: { r: result, i: item } }])
+    const pid = forkServerPid()
+    expect(pid).toBeDefined()
+    const found = [code, item, result].filter((secret) => memoryContains(pid!, secret))
+    await close()
+    expect(found).toEqual([])
+  })
 })
 
 describe.runIf(available)("Python isolation", () => {

@@ -336,8 +336,12 @@ export const decodeFromPythonServer: (
 
 /** Encodes a message for the Python fork server. */
 export const encodeToPythonServer: (
-  message: typeof WorkerMessage.PythonTask.Type | typeof WorkerMessage.PythonCancel.Type
+  message:
+    | typeof WorkerMessage.PythonDispatch.Type
+    | typeof WorkerMessage.PythonTask.Type
+    | typeof WorkerMessage.PythonCancel.Type
 ) => Either.Either<string, UnencodableMessage> = makeEncoder({
+  dispatch: WorkerMessage.PythonDispatch,
   task: WorkerMessage.PythonTask,
   cancel: WorkerMessage.PythonCancel
 })

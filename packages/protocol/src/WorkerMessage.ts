@@ -118,7 +118,20 @@ export const PythonLimits = Schema.Struct({
   maxProcesses: Schema.Int
 })
 
-/** Runner -> Python server: run this task. Followed by one raw frame: the items as JSON. */
+/**
+ * Runner -> Python server: run a task. Followed by two frames the server does not read but hands
+ * to the task's child (and then wipes): the `PythonTask`, and the items as JSON. The server only
+ * needs what is here, so other tasks' code and data never become objects in its memory.
+ */
+export const PythonDispatch = Schema.Struct({
+  type: Schema.Literal("dispatch"),
+  id: Schema.Int,
+  timeoutSeconds: Schema.Number,
+  uid: Schema.NullOr(Schema.Int),
+  maxResultBytes: Schema.Int
+})
+
+/** What a Python task's child runs (the frame after a `PythonDispatch`). */
 export const PythonTask = Schema.Struct({
   type: Schema.Literal("task"),
   id: Schema.Int,

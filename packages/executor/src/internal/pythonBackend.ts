@@ -160,11 +160,30 @@ const taskMessage = (
   maxResultBytes: options.maxResultBytes
 })
 
-const encodeTask = (message: typeof WorkerMessage.PythonTask.Type | typeof WorkerMessage.PythonCancel.Type): Buffer => {
+const encodeTask = (
+  message:
+    | typeof WorkerMessage.PythonDispatch.Type
+    | typeof WorkerMessage.PythonTask.Type
+    | typeof WorkerMessage.PythonCancel.Type
+): Buffer => {
   const encoded = MessageCodec.encodeToPythonServer(message)
   if (Either.isLeft(encoded)) throw new Error(encoded.left.message)
   return encodeFrame(encoded.right)
 }
+
+/** The three frames that start a task: the dispatch (for the server), the task and the items (for the child). */
+const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, items: ReadonlyArray<unknown>): Buffer =>
+  Buffer.concat([
+    encodeTask({
+      type: "dispatch",
+      id: task.id,
+      timeoutSeconds: task.timeoutSeconds,
+      uid: task.uid,
+      maxResultBytes: task.maxResultBytes
+    }),
+    encodeTask(task),
+    encodeFrame(JSON.stringify(items))
+  ])
 
 /** A jailed Python process with the framed channel on fd 3. */
 class PythonProcess {
@@ -367,10 +386,7 @@ export const makePythonBackend = (
               const index = slot()
               const uid = sandbox.separateUsers ? options.uidBase + 1000 + index : null
               pending.set(id, { resolve: (value) => resume(Effect.succeed(value)), slot: index })
-              current.write(Buffer.concat([
-                encodeTask(taskMessage(id, request, options, timeoutSeconds, uid)),
-                encodeFrame(JSON.stringify(request.items))
-              ]))
+              current.write(taskFrames(taskMessage(id, request, options, timeoutSeconds, uid), request.items))
               // Cancelled or interrupted: the server stops the child (SIGTERM, SIGKILL a second later).
               return Effect.sync(() => {
                 const entry = pending.get(id)
@@ -431,10 +447,7 @@ export const makePythonBackend = (
         }),
         ({ payload, process_ }) =>
           Effect.gen(function*() {
-            process_.write(Buffer.concat([
-              encodeTask(taskMessage(0, request, options, timeoutSeconds, null)),
-              encodeFrame(JSON.stringify(request.items))
-            ]))
+            process_.write(taskFrames(taskMessage(0, request, options, timeoutSeconds, null), request.items))
             const exit = yield* Effect.promise(() => process_.exited)
             return yield* outcome(
               {

@@ -18,6 +18,7 @@ import importlib
 import io
 import json
 import os
+import select
 import selectors
 import signal
 import string
@@ -90,6 +91,82 @@ class FrameReader:
             frames.append(bytes(self.buffer[4:4 + length]))
             del self.buffer[:4 + length]
         return frames
+
+
+ZEROS = bytes(1 << 16)
+
+
+def wipe(buffer):
+    """Overwrites a buffer with zeros before it is dropped. Memory the server frees is not cleared,
+    and every child forked later starts with a copy of it: other tasks' code, items and results
+    must not be in it."""
+    view = memoryview(buffer)
+    for start in range(0, len(view), len(ZEROS)):
+        part = view[start:start + len(ZEROS)]
+        part[:] = ZEROS[:len(part)]
+    view.release()
+
+
+class ExactReader:
+    """Reads length-prefixed frames from a descriptor straight into buffers of their exact size
+    (no intermediate copies that would be freed with their contents). `limit` caps a frame.
+
+    `read()` consumes what the descriptor has now and returns the frames completed, or raises
+    EOFError at the end of the stream. On a blocking descriptor it reads again only while the
+    descriptor says it has more (the caller's selector said it had some)."""
+
+    def __init__(self, fd, limit, blocking=False, one_frame=False):
+        self.fd = fd
+        self.limit = limit
+        self.blocking = blocking
+        # Stop after each frame: what follows stays in the kernel's buffer, not in our memory
+        # (the channel: a task's child must not be forked while the next task's frames are here).
+        self.one_frame = one_frame
+        self.header = bytearray(4)
+        self.have = 0
+        self.body = None
+        self.received = 0
+        self.claimed = 0
+        self.overflow = False
+
+    def read(self):
+        frames = []
+        first = True
+        while True:
+            target = self.header if self.body is None else self.body
+            if self.have == len(target):
+                if self.body is None:
+                    length = struct.unpack(">I", self.header)[0]
+                    self.claimed = length
+                    if length > self.limit:
+                        self.overflow = True
+                        return frames
+                    self.body = bytearray(length)  # MemoryError: the caller decides
+                    self.have = 0
+                    continue
+                frames.append(self.body)
+                self.body = None
+                self.have = 0
+                if self.one_frame:
+                    return frames
+                continue
+            if self.blocking and not first and not select.select([self.fd], [], [], 0)[0]:
+                return frames
+            first = False
+            try:
+                count = os.readv(self.fd, [memoryview(target)[self.have:]])
+            except BlockingIOError:
+                return frames
+            if count == 0:
+                raise EOFError(frames)
+            self.have += count
+            self.received += count
+
+    def discard(self):
+        """Drops (and wipes) a frame read only in part."""
+        if self.body is not None:
+            wipe(self.body)
+            self.body = None
 
 
 def send_message(message, raw=None):
@@ -497,18 +574,17 @@ def run_task(task, items_bytes, result_fd):
 class Running:
     """A forked task: its pipe, its deadline, and what it has written so far."""
 
-    def __init__(self, task, pid, read_fd):
-        self.task_id = task["id"]
-        self.uid = task.get("uid")
+    def __init__(self, dispatch, pid, read_fd):
+        self.task_id = dispatch["id"]
+        self.uid = dispatch["uid"]
         self.pid = pid
         self.read_fd = read_fd
-        self.deadline = time.monotonic() + task["timeoutSeconds"]
-        self.reader = bytearray()
+        self.deadline = time.monotonic() + dispatch["timeoutSeconds"]
+        self.result = ExactReader(read_fd, dispatch["maxResultBytes"])
+        self.payload = None
         self.term_at = None
         self.status = "exited"
         self.wait_status = None
-        self.max_result = task["maxResultBytes"]
-        self.received = 0
 
 
 def close_descriptors(keep=()):
@@ -520,7 +596,7 @@ def close_descriptors(keep=()):
     os.closerange(low, MAX_FD)
 
 
-def fork_task(task, items_bytes):
+def fork_task(dispatch, task_bytes, items_bytes):
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:
@@ -538,13 +614,13 @@ def fork_task(task, items_bytes):
             # A session of its own: it cannot join another task's (or the server's) process
             # group, so killing its group reaches everything it started that stayed in it.
             os.setsid()
-            run_task(task, items_bytes, write_fd)
+            run_task(json.loads(task_bytes), items_bytes, write_fd)
             os._exit(0)
         except BaseException:  # noqa: BLE001
             os._exit(70)
     os.close(write_fd)
     os.set_blocking(read_fd, False)
-    return Running(task, pid, read_fd)
+    return Running(dispatch, pid, read_fd)
 
 
 def kill_group(pid, sig):
@@ -597,29 +673,31 @@ def kill_user(uid):
 
 
 def drain(running):
-    """Reads what the pipe holds now; False once the pipe is at its end, or when the task wrote
-    more than its result may be (`tooLarge`) or than the server can hold next to the other
-    tasks' results (`noMemory`): such a task is killed, and the server and the others carry on."""
-    while True:
-        try:
-            chunk = os.read(running.read_fd, 1 << 20)
-        except BlockingIOError:
-            return True
-        if not chunk:
-            return False
-        running.received += len(chunk)
-        try:
-            running.reader += chunk
-        except MemoryError:
-            running.reader = bytearray()
-            running.status = "noMemory"
+    """Reads what the pipe holds now; False once the pipe is at its end, or when the task's result
+    is larger than it may be (`tooLarge`) or than the server can hold next to the other tasks'
+    results (`noMemory`): such a task is killed, and the server and the others carry on."""
+    open_ = True
+    try:
+        frames = running.result.read()
+    except EOFError as end:
+        frames, open_ = end.args[0], False
+    except MemoryError:
+        frames = []
+        running.status = "noMemory"
+    for frame in frames:
+        if running.payload is None:
+            running.payload = frame
         else:
-            if len(running.reader) > 4 + running.max_result:
-                running.reader = bytearray()
-                running.status = "tooLarge"
-        if running.status in ("tooLarge", "noMemory"):
-            kill_group(running.pid, signal.SIGKILL)
-            return False
+            wipe(frame)  # a child has nothing to say after its result
+    if running.result.overflow:
+        running.status = "tooLarge"
+    if running.status in ("tooLarge", "noMemory"):
+        kill_group(running.pid, signal.SIGKILL)
+        if running.payload is not None:
+            wipe(running.payload)
+            running.payload = None
+        return False
+    return open_
 
 
 def close_pipe(running, selector):
@@ -639,11 +717,8 @@ def conclude(running, selector, tasks):
     if running.uid is not None and os.getuid() == 0 and PROC_IS_OURS:
         kill_user(running.uid)
     code = os.waitstatus_to_exitcode(running.wait_status)
-    payload = None
-    if len(running.reader) >= 4:
-        length = struct.unpack(">I", running.reader[:4])[0]
-        if len(running.reader) >= 4 + length:
-            payload = memoryview(running.reader)[4:4 + length]
+    running.result.discard()
+    payload = running.payload
     tasks.pop(running.task_id, None)
     send_message(
         {
@@ -653,10 +728,12 @@ def conclude(running, selector, tasks):
             "exitCode": code if code >= 0 else None,
             "signal": -code if code < 0 else None,
             "hasResult": payload is not None,
-            "resultBytes": running.received,
+            "resultBytes": running.result.claimed if running.status == "tooLarge" else running.result.received,
         },
         payload,
     )
+    if payload is not None:
+        wipe(payload)
 
 
 def reap(selector, tasks):
@@ -718,31 +795,38 @@ def serve(settings):
     selector = selectors.DefaultSelector()
     selector.register(CHANNEL_FD, selectors.EVENT_READ, "channel")
     selector.register(wake_read, selectors.EVENT_READ, "sigchld")
-    reader = FrameReader()
+    channel = ExactReader(CHANNEL_FD, 0xFFFFFFFF, blocking=True, one_frame=True)
     tasks = {}
-    waiting_items = None
+    starting = None  # the frames of a task being received: dispatch, task, items
     send_message({"type": "ready"})
     while True:
         wakes = [r.term_at if r.term_at is not None else r.deadline for r in tasks.values() if r.wait_status is None]
         timeout = max(0.0, min(wakes) - time.monotonic()) if wakes else None
         for key, _events in selector.select(timeout):
             if key.data == "channel":
-                data = os.read(CHANNEL_FD, 1 << 20)
-                if not data:
+                try:
+                    frames = channel.read()
+                except EOFError:
                     # The runner closed the channel: stop every child and leave.
                     for running in list(tasks.values()):
                         kill_group(running.pid, signal.SIGKILL)
                     return
-                for body in reader.feed(data):
-                    if waiting_items is not None:
-                        running = fork_task(waiting_items, body)
-                        tasks[running.task_id] = running
-                        selector.register(running.read_fd, selectors.EVENT_READ, running)
-                        waiting_items = None
+                for body in frames:
+                    if starting is not None:
+                        starting.append(body)
+                        if len(starting) == 3:
+                            dispatch, task_bytes, items_bytes = starting
+                            starting = None
+                            running = fork_task(dispatch, task_bytes, items_bytes)
+                            # The child has its copy; none stays behind for later children.
+                            wipe(task_bytes)
+                            wipe(items_bytes)
+                            tasks[running.task_id] = running
+                            selector.register(running.read_fd, selectors.EVENT_READ, running)
                         continue
                     message = json.loads(body)
-                    if message["type"] == "task":
-                        waiting_items = message
+                    if message["type"] == "dispatch":
+                        starting = [message]
                     elif message["type"] == "cancel":
                         running = tasks.get(message["id"])
                         if running is not None and running.term_at is None and running.wait_status is None:
@@ -781,18 +865,18 @@ def single():
     close_descriptors(keep=(CHANNEL_FD,))
     reader = FrameReader()
     frames = []
-    while len(frames) < 2:
+    while len(frames) < 3:
         data = os.read(CHANNEL_FD, 1 << 20)
         if not data:
             return
         frames += reader.feed(data)
-    task = json.loads(frames[0])
+    task = json.loads(frames[1])
     null = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
         os.dup2(null, fd)
     os.close(null)
     os.setpgid(0, 0)
-    run_task(task, frames[1], CHANNEL_FD)
+    run_task(task, frames[2], CHANNEL_FD)
 
 
 if __name__ == "__main__":
