@@ -331,6 +331,7 @@ export const decodeFromPythonServer: (
   options?: DecodeOptions
 ) => Either.Either<WorkerMessage.FromPythonServer, MalformedFrame> = makeDecoder({
   ready: WorkerMessage.WorkerReady,
+  pydata: WorkerMessage.PythonData,
   pydone: WorkerMessage.PythonDone
 }, "worker")
 

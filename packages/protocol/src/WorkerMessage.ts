@@ -106,8 +106,8 @@ export const FromWorker = Schema.Union(WorkerReady, WorkerConsole, WorkerRpc, Wo
 export type FromWorker = typeof FromWorker.Type
 
 // ---------------------------------------------------------------------------------------------
-// The Python fork server (one per executor): tasks in, one `pydone` per task out, each followed
-// by the child's own pipe message when it wrote one.
+// The Python fork server (one per executor): tasks in; out, per task, the bytes its child writes on
+// its result pipe (`pydata`, as they arrive) and one `pydone` when the child has ended.
 
 /** Resource limits a forked Python child applies to itself. */
 export const PythonLimits = Schema.Struct({
@@ -154,20 +154,27 @@ export const PythonTask = Schema.Struct({
 /** Runner -> Python server: stop a task (SIGTERM, then SIGKILL a second later). */
 export const PythonCancel = Schema.Struct({ type: Schema.Literal("cancel"), id: Schema.Int })
 
-/** Python server -> runner: a task's child has ended. */
+/**
+ * Python server -> runner: bytes a task's child wrote on its result pipe, in the raw frame that
+ * follows. The server forwards them as they arrive and keeps none: a result is never held where
+ * other tasks' children are forked from.
+ */
+export const PythonData = Schema.Struct({ type: Schema.Literal("pydata"), id: Schema.Int })
+
+/** Python server -> runner: a task's child has ended; everything it wrote was sent before. */
 export const PythonDone = Schema.Struct({
   type: Schema.Literal("pydone"),
   id: Schema.Int,
+  /** `noMemory`: the server could not take the task's frames in; the task did not run. */
   status: Schema.Literal("exited", "timedOut", "cancelled", "tooLarge", "noMemory"),
   exitCode: Schema.NullOr(Schema.Int),
   signal: Schema.NullOr(Schema.Int),
-  /** A frame with the child's pipe message follows. */
-  hasResult: Schema.Boolean,
-  resultBytes: Schema.NonNegativeInt
+  /** For `tooLarge`: the size the child's result frame claimed. */
+  claimedBytes: Schema.NonNegativeInt
 })
 
 /** Every message the Python server sends. */
-export type FromPythonServer = typeof WorkerReady.Type | typeof PythonDone.Type
+export type FromPythonServer = typeof WorkerReady.Type | typeof PythonData.Type | typeof PythonDone.Type
 
 /** What a Python child writes on its pipe (spec 7.4): exactly one of `result` / `error`. */
 export const PipeMessage = Schema.Struct({

@@ -53,14 +53,20 @@ interface Ended {
   readonly stderr?: string
 }
 
-/** How a `pydone` message describes the end of a task. */
-const endedOf = (done: typeof WorkerMessage.PythonDone.Type): Ended => ({
-  status: done.status,
-  exitCode: done.exitCode,
-  signal: signalName(done.signal),
-  payload: undefined,
-  resultBytes: done.resultBytes
-})
+/**
+ * How a `pydone` message describes the end of a task, given the bytes the child wrote on its pipe
+ * (a 4-byte length and the frame; `payload` only when the whole frame came through).
+ */
+const endedOf = (done: typeof WorkerMessage.PythonDone.Type, written: Buffer): Ended => {
+  const claimed = written.length >= 4 ? written.readUInt32BE(0) : undefined
+  return {
+    status: done.status,
+    exitCode: done.exitCode,
+    signal: signalName(done.signal),
+    payload: claimed !== undefined && written.length >= 4 + claimed ? written.subarray(4, 4 + claimed) : undefined,
+    resultBytes: done.status === "tooLarge" ? done.claimedBytes : written.length
+  }
+}
 
 /** Maps how a Python task ended to its result or n8n's error (spec 7.4 and 7.10). */
 const outcome = (
@@ -80,8 +86,7 @@ const outcome = (
   if (ended.status === "noMemory") {
     return Effect.fail(
       new ProcessFailed({
-        message:
-          `The result (${ended.resultBytes} bytes so far) does not fit in the Python server's memory next to the other running tasks`
+        message: "The task's code and items do not fit in the Python server's memory next to the other running tasks"
       })
     )
   }
@@ -260,13 +265,23 @@ export const makePythonBackend = (
      * that was interrupted stays here, without `resolve`, until the server reports its child
      * gone: its uid is not handed to another task while that child may still be running.
      */
-    const pending = new Map<number, { resolve: ((ended: Ended) => void) | undefined; readonly slot: number }>()
+    const pending = new Map<
+      number,
+      {
+        resolve: ((ended: Ended) => void) | undefined
+        readonly slot: number
+        /** What the task's child has written on its pipe so far (dropped once nobody waits for it). */
+        readonly written: Array<Buffer>
+        bytes: number
+      }
+    >()
     let nextId = 1
     let busy = 0
     let started = 0
     let server: PythonProcess | undefined
     let ready: Promise<void> | undefined
-    let awaitingResult: { id: number; done: typeof WorkerMessage.PythonDone.Type } | undefined
+    /** The task whose pipe bytes the next frame carries (after a `pydata`). */
+    let awaitingData: number | undefined
     let closing = false
 
     const settings = JSON.stringify({
@@ -274,6 +289,11 @@ export const makePythonBackend = (
       externalAllow: options.pythonExternalAllow,
       maxResultBytes: options.maxResultBytes
     })
+
+    const written = (id: number): Buffer => {
+      const entry = pending.get(id)
+      return entry === undefined ? Buffer.alloc(0) : Buffer.concat(entry.written, entry.bytes)
+    }
 
     const settle = (id: number, ended: Ended) => {
       const entry = pending.get(id)
@@ -301,10 +321,15 @@ export const makePythonBackend = (
           keepSetuid: true
         }),
         (frame) => {
-          if (awaitingResult !== undefined) {
-            const { done, id } = awaitingResult
-            awaitingResult = undefined
-            return settle(id, { ...endedOf(done), payload: frame })
+          if (awaitingData !== undefined) {
+            const entry = pending.get(awaitingData)
+            awaitingData = undefined
+            if (entry?.resolve === undefined) return
+            entry.bytes += frame.length
+            // The server stops a task whose frame claims more than the limit; one that sends more is broken.
+            if (entry.bytes > options.maxResultBytes + 4) return void process_.kill()
+            entry.written.push(frame)
+            return
           }
           const decoded = MessageCodec.decodeFromPythonServer(frame)
           if (Either.isLeft(decoded)) {
@@ -313,10 +338,14 @@ export const makePythonBackend = (
           }
           const message = decoded.right
           if (message.type === "ready") return markReady?.()
-          if (message.hasResult) awaitingResult = { id: message.id, done: message }
-          else settle(message.id, endedOf(message))
+          if (message.type === "pydata") {
+            awaitingData = message.id
+            return
+          }
+          settle(message.id, endedOf(message, written(message.id)))
         },
-        options.maxResultBytes + 1024
+        // Pipe bytes come in chunks of at most 64 KiB; messages are small.
+        1024 * 1024
       )
       started++
       server = process_
@@ -385,13 +414,19 @@ export const makePythonBackend = (
             const ended = yield* Effect.async<Ended>((resume) => {
               const index = slot()
               const uid = sandbox.separateUsers ? options.uidBase + 1000 + index : null
-              pending.set(id, { resolve: (value) => resume(Effect.succeed(value)), slot: index })
+              pending.set(id, {
+                resolve: (value) => resume(Effect.succeed(value)),
+                slot: index,
+                written: [],
+                bytes: 0
+              })
               current.write(taskFrames(taskMessage(id, request, options, timeoutSeconds, uid), request.items))
               // Cancelled or interrupted: the server stops the child (SIGTERM, SIGKILL a second later).
               return Effect.sync(() => {
                 const entry = pending.get(id)
                 if (entry === undefined) return
                 entry.resolve = undefined
+                entry.written.length = 0
                 if (current.alive) current.write(encodeTask({ type: "cancel", id }))
               })
             }).pipe(

@@ -94,6 +94,11 @@ class FrameReader:
 
 
 ZEROS = bytes(1 << 16)
+# The one buffer a task's result passes through on its way to the runner (and a dropped frame on its
+# way nowhere): filled from a pipe, forwarded, and wiped before anything else happens, so no child
+# is forked while it holds another task's data.
+CHUNK = bytearray(1 << 16)
+CHUNKS_PER_ROUND = 16
 
 
 def wipe(buffer):
@@ -113,7 +118,8 @@ class ExactReader:
 
     `read()` consumes what the descriptor has now and returns the frames completed, or raises
     EOFError at the end of the stream. On a blocking descriptor it reads again only while the
-    descriptor says it has more (the caller's selector said it had some)."""
+    descriptor says it has more (the caller's selector said it had some). A frame there is no
+    memory for is read and dropped, and returned as None."""
 
     def __init__(self, fd, limit, blocking=False, one_frame=False):
         self.fd = fd
@@ -125,48 +131,58 @@ class ExactReader:
         self.header = bytearray(4)
         self.have = 0
         self.body = None
-        self.received = 0
-        self.claimed = 0
+        self.skipping = None  # bytes left of a frame being dropped
         self.overflow = False
+
+    def _complete(self, frames, frame):
+        frames.append(frame)
+        self.body = None
+        self.skipping = None
+        self.have = 0
+        return self.one_frame
 
     def read(self):
         frames = []
         first = True
         while True:
+            if self.skipping == 0:
+                if self._complete(frames, None):
+                    return frames
+                continue
             target = self.header if self.body is None else self.body
-            if self.have == len(target):
+            if self.skipping is None and self.have == len(target):
                 if self.body is None:
                     length = struct.unpack(">I", self.header)[0]
-                    self.claimed = length
                     if length > self.limit:
                         self.overflow = True
                         return frames
-                    self.body = bytearray(length)  # MemoryError: the caller decides
+                    try:
+                        self.body = bytearray(length)
+                    except MemoryError:
+                        self.skipping = length
                     self.have = 0
                     continue
-                frames.append(self.body)
-                self.body = None
-                self.have = 0
-                if self.one_frame:
+                if self._complete(frames, self.body):
                     return frames
                 continue
             if self.blocking and not first and not select.select([self.fd], [], [], 0)[0]:
                 return frames
             first = False
+            if self.skipping is not None:
+                target = memoryview(CHUNK)[:min(self.skipping, len(CHUNK))]
+            else:
+                target = memoryview(target)[self.have:]
             try:
-                count = os.readv(self.fd, [memoryview(target)[self.have:]])
+                count = os.readv(self.fd, [target])
             except BlockingIOError:
                 return frames
             if count == 0:
                 raise EOFError(frames)
-            self.have += count
-            self.received += count
-
-    def discard(self):
-        """Drops (and wipes) a frame read only in part."""
-        if self.body is not None:
-            wipe(self.body)
-            self.body = None
+            if self.skipping is not None:
+                wipe(target[:count])
+                self.skipping -= count
+            else:
+                self.have += count
 
 
 def send_message(message, raw=None):
@@ -572,7 +588,7 @@ def run_task(task, items_bytes, result_fd):
 
 
 class Running:
-    """A forked task: its pipe, its deadline, and what it has written so far."""
+    """A forked task: its pipe, its deadline, and how much of its result frame it has written."""
 
     def __init__(self, dispatch, pid, read_fd):
         self.task_id = dispatch["id"]
@@ -580,8 +596,10 @@ class Running:
         self.pid = pid
         self.read_fd = read_fd
         self.deadline = time.monotonic() + dispatch["timeoutSeconds"]
-        self.result = ExactReader(read_fd, dispatch["maxResultBytes"])
-        self.payload = None
+        self.limit = dispatch["maxResultBytes"]
+        self.header = bytearray(4)
+        self.received = 0  # bytes of the frame (header included) forwarded so far
+        self.claimed = None  # the length the frame's header claims
         self.term_at = None
         self.status = "exited"
         self.wait_status = None
@@ -672,32 +690,49 @@ def kill_user(uid):
             return
 
 
-def drain(running):
-    """Reads what the pipe holds now; False once the pipe is at its end, or when the task's result
-    is larger than it may be (`tooLarge`) or than the server can hold next to the other tasks'
-    results (`noMemory`): such a task is killed, and the server and the others carry on."""
-    open_ = True
-    try:
-        frames = running.result.read()
-    except EOFError as end:
-        frames, open_ = end.args[0], False
-    except MemoryError:
-        frames = []
-        running.status = "noMemory"
-    for frame in frames:
-        if running.payload is None:
-            running.payload = frame
-        else:
-            wipe(frame)  # a child has nothing to say after its result
-    if running.result.overflow:
-        running.status = "tooLarge"
-    if running.status in ("tooLarge", "noMemory"):
-        kill_group(running.pid, signal.SIGKILL)
-        if running.payload is not None:
-            wipe(running.payload)
-            running.payload = None
-        return False
-    return open_
+
+
+def forward(running, count):
+    """Sends the first `count` bytes of CHUNK on to the runner (as far as they belong to the
+    child's result frame), and checks the frame's claimed length against the task's limit."""
+    view = memoryview(CHUNK)
+    if running.received < 4:
+        take = min(4 - running.received, count)
+        running.header[running.received:running.received + take] = view[:take]
+        if running.received + take == 4:
+            running.claimed = struct.unpack(">I", running.header)[0]
+            if running.claimed > running.limit:
+                running.status = "tooLarge"
+                view.release()
+                return
+    # Whatever a child writes after its frame is dropped.
+    wanted = 4 + running.claimed - running.received if running.claimed is not None else count
+    end = min(count, max(0, wanted))
+    if end > 0:
+        send_message({"type": "pydata", "id": running.task_id}, view[:end])
+    running.received += end
+    view.release()
+
+
+def drain(running, rounds=CHUNKS_PER_ROUND):
+    """Forwards what the pipe holds now (at most `rounds` chunks: other tasks get their turn);
+    False once the pipe is at its end, or when the result claims to be larger than it may be
+    (`tooLarge`: the task is killed)."""
+    for _ in range(rounds):
+        try:
+            count = os.readv(running.read_fd, [CHUNK])
+        except BlockingIOError:
+            return True
+        if count == 0:
+            return False
+        try:
+            forward(running, count)
+        finally:
+            wipe(memoryview(CHUNK)[:count])
+        if running.status == "tooLarge":
+            kill_group(running.pid, signal.SIGKILL)
+            return False
+    return True
 
 
 def close_pipe(running, selector):
@@ -708,6 +743,13 @@ def close_pipe(running, selector):
     running.read_fd = None
 
 
+def exit_code(status):
+    try:
+        return os.waitstatus_to_exitcode(status)
+    except ValueError:
+        return -signal.SIGKILL
+
+
 def conclude(running, selector, tasks):
     """Reports a task whose child has exited and whose pipe is closed; the task's leftovers (processes
     in its group, or running as its user) are killed first."""
@@ -716,52 +758,51 @@ def conclude(running, selector, tasks):
     kill_group(running.pid, signal.SIGKILL)
     if running.uid is not None and os.getuid() == 0 and PROC_IS_OURS:
         kill_user(running.uid)
-    code = os.waitstatus_to_exitcode(running.wait_status)
-    running.result.discard()
-    payload = running.payload
+    code = exit_code(running.wait_status)
     tasks.pop(running.task_id, None)
-    send_message(
-        {
-            "type": "pydone",
-            "id": running.task_id,
-            "status": running.status,
-            "exitCode": code if code >= 0 else None,
-            "signal": -code if code < 0 else None,
-            "hasResult": payload is not None,
-            "resultBytes": running.result.claimed if running.status == "tooLarge" else running.result.received,
-        },
-        payload,
-    )
-    if payload is not None:
-        wipe(payload)
+    send_message({
+        "type": "pydone",
+        "id": running.task_id,
+        "status": running.status,
+        "exitCode": code if code >= 0 else None,
+        "signal": -code if code < 0 else None,
+        "claimedBytes": running.claimed if running.status == "tooLarge" else 0,
+    })
+
+
+def collect_exits():
+    """Every child that has ended, by pid. A child that stopped instead (a traced child stops
+    rather than exits) is killed: nothing here resumes it, and its exit is collected later."""
+    exits = {}
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return exits
+        if pid == 0:
+            return exits
+        if os.WIFSTOPPED(status):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+            continue
+        exits[pid] = status
 
 
 def reap(selector, tasks):
     """After SIGCHLD: records the status of every task child that exited. Whatever such a child
     wrote is already in its pipe, so the pipe is drained and closed even if a process it left
     behind still holds the write end."""
+    exits = collect_exits()
     for running in list(tasks.values()):
-        if running.wait_status is not None:
+        if running.wait_status is not None or running.pid not in exits:
             continue
-        try:
-            pid, status = os.waitpid(running.pid, os.WNOHANG)
-        except ChildProcessError:
-            pid, status = running.pid, 0
-        if pid == 0:
-            continue
-        running.wait_status = status
+        running.wait_status = exits[running.pid]
         if running.read_fd is not None:
-            drain(running)
+            drain(running, rounds=1 << 62)
             close_pipe(running, selector)
         conclude(running, selector, tasks)
-    # Reap anything else (nothing else is forked, but never leave zombies).
-    while True:
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
 
 
 def preload(stdlib_allow, external_allow):
@@ -817,6 +858,16 @@ def serve(settings):
                         if len(starting) == 3:
                             dispatch, task_bytes, items_bytes = starting
                             starting = None
+                            if task_bytes is None or items_bytes is None:
+                                # No memory for the task's frames next to the others': it fails alone.
+                                for body_ in (task_bytes, items_bytes):
+                                    if body_ is not None:
+                                        wipe(body_)
+                                send_message({
+                                    "type": "pydone", "id": dispatch["id"], "status": "noMemory",
+                                    "exitCode": None, "signal": None, "claimedBytes": 0,
+                                })
+                                continue
                             running = fork_task(dispatch, task_bytes, items_bytes)
                             # The child has its copy; none stays behind for later children.
                             wipe(task_bytes)
@@ -824,10 +875,14 @@ def serve(settings):
                             tasks[running.task_id] = running
                             selector.register(running.read_fd, selectors.EVENT_READ, running)
                         continue
+                    if body is None:
+                        continue  # a message there was no memory for (only tasks' frames are large)
                     message = json.loads(body)
-                    if message["type"] == "dispatch":
+                    if not isinstance(message, dict):
+                        continue
+                    if message.get("type") == "dispatch":
                         starting = [message]
-                    elif message["type"] == "cancel":
+                    elif message.get("type") == "cancel":
                         running = tasks.get(message["id"])
                         if running is not None and running.term_at is None and running.wait_status is None:
                             running.status = "cancelled"
