@@ -502,6 +502,43 @@ describe.runIf(available && process.getuid?.() === 0)("the fork server's memory"
   })
 })
 
+/** Calls system calls a task must not make (or share state through) and reports each one's errno. */
+const forbiddenCalls = [
+  "import ctypes, errno, os",
+  "libc = ctypes.CDLL(None, use_errno=True)",
+  "def call(name, *args):",
+  "    ctypes.set_errno(0)",
+  "    result = libc[name](*args)",
+  "    return errno.errorcode.get(ctypes.get_errno(), 'ok') if result == -1 else 'ok'",
+  "return {",
+  "    'shmget': call('shmget', 0, 4096, 0o1600),",
+  "    'msgget': call('msgget', 0, 0o1600),",
+  "    'semget': call('semget', 0, 1, 0o1600),",
+  "    'mq_open': call('mq_open', b'/taskrunner-q', 0o102, 0o600, None),",
+  "    'ptrace': call('ptrace', 0, 0, None, None),",
+  "    'unshare': call('unshare', 0x10000000),",
+  "    'clone_newnet': call('syscall', 56 if os.uname().machine == 'x86_64' else 220, 0x40000000 | 17, 0, 0, 0, 0),",
+  "    'keyctl': call('syscall', 250 if os.uname().machine == 'x86_64' else 219, 0, 0, 0, 0, 0),",
+  "    'bpf': call('syscall', 321 if os.uname().machine == 'x86_64' else 280, 0, 0, 0),",
+  "    'clone3': call('syscall', 435, None, 0),",
+  "    'fork': (lambda pid: (os.waitpid(pid, 0), 'ok')[1] if pid else os._exit(0))(os.fork()),",
+  "}"
+].join("\n")
+
+const forbiddenVerdicts = {
+  shmget: "EPERM",
+  msgget: "EPERM",
+  semget: "EPERM",
+  mq_open: "EPERM",
+  ptrace: "EPERM",
+  unshare: "EPERM",
+  clone_newnet: "EPERM",
+  keyctl: "EPERM",
+  bpf: "EPERM",
+  clone3: "ENOSYS",
+  fork: "ok"
+}
+
 describe.runIf(available)("Python isolation", () => {
   let executor: CodeExecutorShape
   let close: () => Promise<void>
@@ -536,6 +573,19 @@ describe.runIf(available)("Python isolation", () => {
       : undefined
     expect(result?.uid).toBeGreaterThanOrEqual(61_000)
     expect(result?.signalled).toEqual([])
+  })
+
+  it("the system call filter refuses shared IPC, tracing, namespaces, keyrings and BPF; fork works", async () => {
+    expect(await outcome(forbiddenCalls)).toEqual(Either.right({ result: forbiddenVerdicts, console: [] }))
+  })
+
+  it("a task that stops itself times out; the server carries on", async () => {
+    const stopped = await Effect.runPromise(Effect.either(executor.execute(py(
+      "import ctypes, os, signal\nctypes.CDLL(None).ptrace(0, 0, None, None)\nos.kill(os.getpid(), signal.SIGSTOP)\nreturn 'resumed'",
+      { timeoutMs: 1000 }
+    ))))
+    expect(Either.isLeft(stopped) && stopped.left._tag).toBe("TimedOut")
+    expect(await outcome("return 'next'")).toEqual(Either.right({ result: "next", console: [] }))
   })
 
   it.runIf(isRoot)("a fork bomb is stopped by the per-user process limit, and the server survives", async () => {
@@ -619,12 +669,13 @@ describe.runIf(available)("Python isolation", () => {
     expect((await Effect.runPromise(executor.pythonStats))?.started).toBe(serversBefore)
   })
 
-  it("ctypes and the standard library's other C extensions load in the jail (their libraries are bound)", async () => {
+  it("ctypes and the standard library's other C extensions load in the jail (their libraries are bound); tasks are not dumpable", async () => {
     expect(
       await outcome(
-        "import sys, sqlite3, ctypes\nreturn [sys.modules['__main__']._libc is not None, sqlite3.connect(':memory:').execute('select 41 + 1').fetchone()[0]]"
+        // PR_GET_DUMPABLE (3): 0 once the child made itself not dumpable (through ctypes).
+        "import sqlite3, ctypes\nreturn [ctypes.CDLL(None).prctl(3, 0, 0, 0, 0), sqlite3.connect(':memory:').execute('select 41 + 1').fetchone()[0]]"
       )
-    ).toEqual(Either.right({ result: [true, 42], console: [] }))
+    ).toEqual(Either.right({ result: [0, 42], console: [] }))
   })
 
   it.runIf(isRoot)("a task cannot leave files in the jail's /tmp for later tasks", async () => {
@@ -632,6 +683,71 @@ describe.runIf(available)("Python isolation", () => {
       "import os\ntry:\n    os.close(os.open('/tmp/left-behind', os.O_CREAT | os.O_WRONLY, 0o666))\n    return 'written'\nexcept PermissionError:\n    return 'refused'"
     )
     expect(written).toEqual(Either.right({ result: "refused", console: [] }))
+  })
+})
+
+const refused = (name: string) =>
+  `Security violation detected: Import of standard library module '${name}' is disallowed. Allowed stdlib modules: importlib, json, operator, os, string, sys`
+const violation = (name: string) =>
+  `Security violation detected: Access to attribute '${name}' is disallowed, because it can be used to bypass security restrictions.`
+
+describe.runIf(available)("module views: the allow-lists hold for attribute chains", () => {
+  let executor: CodeExecutorShape
+  let close: () => Promise<void>
+  beforeAll(async () => {
+    ;({ close, executor } = await start({ stdlibAllow: ["json", "os", "operator", "string", "importlib", "sys"] }))
+  })
+  afterAll(() => close())
+  const run = (code: string) =>
+    Effect.runPromise(Effect.either(executor.execute(py(code)))).then((answer) =>
+      Either.isRight(answer)
+        ? answer.right.result
+        : `${answer.left.message}: ${"description" in answer.left ? answer.left.description : ""}`
+    )
+
+  it("a module another module imported is refused unless it is allowed itself", async () => {
+    expect(await run("import json\nreturn str(json.decoder.re.enum.sys.modules)")).toBe(refused("re"))
+    expect(await run("from json.decoder import re\nreturn str(re)")).toBe(refused("re"))
+    expect(await run("import importlib\nreturn str(importlib.import_module('json').decoder.re)")).toBe(refused("re"))
+    expect(await run("import importlib\nreturn str(importlib.__import__('subprocess'))")).toBe(refused("subprocess"))
+  })
+
+  it("allowed modules, their submodules and their other members work as usual", async () => {
+    expect(
+      await run(
+        "import json, os.path\nfrom json import decoder\nreturn [json.loads('[1]'), os.path.join('a', 'b'), decoder.JSONDecodeError.__name__, json.decoder.scanner is not None, str(json)[:15]]"
+      )
+    ).toEqual([[1], "a/b", "JSONDecodeError", true, "<module 'json' "])
+    expect(await run("import os\nos.answer = 42\nreturn os.answer")).toBe(42)
+  })
+
+  it("__main__ is the task's own module, not the server's", async () => {
+    expect(
+      await run(
+        "import sys\nm = sys.modules['__main__']\nreturn [m.__name__, '_items' in m.__dict__, 'os' in m.__dict__, '_libc' in m.__dict__]"
+      )
+    ).toEqual(["__main__", true, false, false])
+  })
+
+  it("operator and string.Formatter cannot reach what x.name and templates may not", async () => {
+    expect(await run("import operator\nreturn operator.attrgetter('__class__')(1)")).toBe(violation("__class__"))
+    expect(await run("from operator import attrgetter\nreturn str(attrgetter('a.__globals__'))")).toBe(
+      violation("__globals__")
+    )
+    expect(await run("import operator\nreturn str(operator.methodcaller('__reduce__')(1))")).toBe(
+      violation("__reduce__")
+    )
+    expect(await run("import operator\nreturn operator.methodcaller('format', 1)('{0.__class__}')")).toBe(
+      "Security violation detected: String pattern accessing '__class__' is disallowed, because it can be used to bypass security restrictions."
+    )
+    expect(await run("import string\nreturn str(string.Formatter().get_field('0.__class__', [1], {}))")).toBe(
+      "Security violation detected: String pattern accessing '__class__' is disallowed, because it can be used to bypass security restrictions."
+    )
+    expect(
+      await run(
+        "import operator, string\nreturn [operator.attrgetter('real')(5), operator.methodcaller('format', 2)('{0}!'), string.Formatter().get_field('0', [7], {})[0]]"
+      )
+    ).toEqual([5, "2!", 7])
   })
 })
 
@@ -735,5 +851,12 @@ describe.runIf(available)("strict mode: a fresh jailed interpreter per task", ()
       Effect.either(executor.execute(py("while True:\n    pass", { timeoutMs: 1000 })))
     )
     expect(Either.isLeft(answer) && answer.left._tag).toBe("TimedOut")
+  })
+
+  it("installs the system call filter too", async () => {
+    const { close: closeAll, executor: all } = await start({ pythonStrict: true, stdlibAllow: "*" })
+    const filtered = await Effect.runPromise(Effect.either(all.execute(py(forbiddenCalls))))
+    await closeAll()
+    expect(filtered).toEqual(Either.right({ result: forbiddenVerdicts, console: [] }))
   })
 })

@@ -17,6 +17,7 @@ import gc
 import importlib
 import io
 import json
+import operator
 import os
 import select
 import selectors
@@ -26,6 +27,7 @@ import struct
 import sys
 import time
 import traceback
+import types
 
 try:
     import ctypes
@@ -240,24 +242,143 @@ def make_import_guard(task, real_import):
             raise SecurityViolationError("Relative imports are disallowed.")
         if not isinstance(name, str) or not import_allowed(name, task):
             raise SecurityViolationError(import_message(str(name), task))
-        return real_import(name, globals, locals, fromlist, level)
+        return module_view(real_import(name, globals, locals, fromlist, level), task)
 
     return guarded_import
 
 
 def guard_importlib(task):
-    """`importlib.import_module` re-checks the allow-lists, unless library code calls it and
-    transitive imports are allowed."""
-    real = importlib.import_module
+    """`importlib.import_module` and `importlib.__import__` re-check the allow-lists, unless
+    library code calls them and transitive imports are allowed. User code gets a module view."""
+    real_import_module = importlib.import_module
+    real_import = importlib.__import__
+
+    def from_user():
+        return sys._getframe(2).f_code.co_filename in FILENAMES.values()
+
+    def checked(name, user):
+        if (user or not task["allowTransitiveImports"]) and not import_allowed(str(name), task):
+            raise SecurityViolationError(import_message(str(name), task))
 
     def import_module(name, package=None):
-        caller = sys._getframe(1).f_code.co_filename
-        from_user = caller in FILENAMES.values()
-        if (from_user or not task["allowTransitiveImports"]) and not import_allowed(str(name), task):
-            raise SecurityViolationError(import_message(str(name), task))
-        return real(name, package)
+        user = from_user()
+        checked(name, user)
+        module = real_import_module(name, package)
+        return module_view(module, task) if user else module
+
+    def dunder_import(name, globals=None, locals=None, fromlist=(), level=0):
+        user = from_user()
+        checked(name, user)
+        module = real_import(name, globals, locals, fromlist, level)
+        return module_view(module, task) if user else module
 
     importlib.import_module = import_module
+    importlib.__import__ = dunder_import
+
+
+# ---------------------------------------------------------------------------------------------
+# Module views: what user code gets for a module. A module's attributes include the modules it
+# imported itself (json.decoder.re, re.enum, enum.sys, sys.modules, ...): through a view, a module
+# found as an attribute is handed out only when it is an allowed import itself or a submodule of
+# the module it was found on (os.path), so the allow-lists hold for attribute chains too.
+
+
+class ModuleView:
+    __slots__ = ("_taskrunner_module", "_taskrunner_task")
+
+    def __init__(self, module, task):
+        object.__setattr__(self, "_taskrunner_module", module)
+        object.__setattr__(self, "_taskrunner_task", task)
+
+    def __getattribute__(self, name):
+        if name.startswith("_taskrunner_"):
+            raise AttributeError(f"module has no attribute '{name}'")
+        module = object.__getattribute__(self, "_taskrunner_module")
+        task = object.__getattribute__(self, "_taskrunner_task")
+        value = getattr(module, name)
+        special = GUARDED_MEMBERS.get((getattr(module, "__name__", None), name))
+        if special is not None:
+            return special
+        if isinstance(value, types.ModuleType):
+            return reachable_module(module, name, value, task)
+        return value
+
+    def __setattr__(self, name, value):
+        setattr(object.__getattribute__(self, "_taskrunner_module"), name, value)
+
+    def __delattr__(self, name):
+        delattr(object.__getattribute__(self, "_taskrunner_module"), name)
+
+    def __dir__(self):
+        return dir(object.__getattribute__(self, "_taskrunner_module"))
+
+    def __repr__(self):
+        return repr(object.__getattribute__(self, "_taskrunner_module"))
+
+
+def module_view(module, task):
+    return ModuleView(module, task) if isinstance(module, types.ModuleType) else module
+
+
+def reachable_module(parent, name, value, task):
+    parent_name = getattr(parent, "__name__", None)
+    value_name = getattr(value, "__name__", None)
+    submodule = type(parent_name) is str and sys.modules.get(f"{parent_name}.{name}") is value
+    if submodule or (type(value_name) is str and import_allowed(value_name, task)):
+        return ModuleView(value, task)
+    raise SecurityViolationError(import_message(value_name if type(value_name) is str else name, task))
+
+
+def blocked_name(name):
+    return not isinstance(name, str) or name in BLOCKED_ATTRIBUTES or name.startswith("__")
+
+
+def guarded_attrgetter(*names):
+    """operator.attrgetter, refusing the attributes the analyzer refuses as `x.name`."""
+    for dotted in names:
+        for part in dotted.split(".") if isinstance(dotted, str) else [dotted]:
+            if blocked_name(part):
+                raise SecurityViolationError(f"Access to attribute '{part}' is disallowed, because it can be used to bypass security restrictions.")
+    return operator.attrgetter(*names)
+
+
+def guarded_methodcaller(name, *args, **kwargs):
+    """operator.methodcaller, refusing blocked names and checking format templates."""
+    if blocked_name(name):
+        raise SecurityViolationError(f"Access to attribute '{name}' is disallowed, because it can be used to bypass security restrictions.")
+    if name in FORMAT_METHODS:
+        return lambda receiver: safe_format(receiver, name)(*args, **kwargs)
+    return operator.methodcaller(name, *args, **kwargs)
+
+
+GUARDED_MEMBERS = {
+    ("operator", "attrgetter"): guarded_attrgetter,
+    ("operator", "methodcaller"): guarded_methodcaller,
+    ("_operator", "attrgetter"): guarded_attrgetter,
+    ("_operator", "methodcaller"): guarded_methodcaller,
+}
+
+
+def field_accesses(field):
+    """The attribute names and keys a replacement field's name reaches (`0.a[b].c` -> a, b, c)."""
+    index = 0
+    while index < len(field) and field[index] not in ".[":
+        index += 1
+    while index < len(field):
+        if field[index] == ".":
+            end = index + 1
+            while end < len(field) and field[end] not in ".[":
+                end += 1
+            yield field[index + 1:end]
+            index = end
+        elif field[index] == "[":
+            end = field.find("]", index)
+            if end < 0:
+                return
+            yield field[index + 1:end]
+            index = end + 1
+        else:
+            index += 1
 
 
 def template_accesses(template, depth=0):
@@ -265,38 +386,24 @@ def template_accesses(template, depth=0):
         return
     for _literal, field, spec, _conversion in string.Formatter().parse(template):
         if field:
-            rest = field
-            index = 0
-            while index < len(rest) and rest[index] not in ".[":
-                index += 1
-            while index < len(rest):
-                if rest[index] == ".":
-                    end = index + 1
-                    while end < len(rest) and rest[end] not in ".[":
-                        end += 1
-                    yield rest[index + 1:end]
-                    index = end
-                elif rest[index] == "[":
-                    end = rest.find("]", index)
-                    if end < 0:
-                        break
-                    yield rest[index + 1:end]
-                    index = end + 1
-                else:
-                    index += 1
+            yield from field_accesses(field)
         if spec:
             yield from template_accesses(spec, depth + 1)
 
 
-FORMAT_METHODS = ("format", "format_map", "vformat")
+FORMAT_METHODS = ("format", "format_map", "vformat", "get_field")
 
 
-def check_template(template):
-    for access in template_accesses(template):
+def check_accesses(accesses):
+    for access in accesses:
         if access in BLOCKED_ATTRIBUTES or access.startswith("__"):
             raise SecurityViolationError(
                 f"String pattern accessing '{access}' is disallowed, because it can be used to bypass security restrictions."
             )
+
+
+def check_template(template):
+    check_accesses(template_accesses(template))
 
 
 def is_formatter(receiver):
@@ -315,6 +422,12 @@ def safe_format(receiver, method):
     if isinstance(receiver, str):
         def checked(*args, **kwargs):
             check_template(receiver)
+            return bound(*args, **kwargs)
+    elif is_formatter(receiver) and method == "get_field":
+        def checked(*args, **kwargs):
+            field = args[0] if args else kwargs.get("field_name")
+            if isinstance(field, str):
+                check_accesses(field_accesses(field))
             return bound(*args, **kwargs)
     elif is_formatter(receiver):
         def checked(*args, **kwargs):
@@ -544,14 +657,20 @@ def run_task(task, items_bytes, result_fd):
         user_builtins["print"] = printer
         guard_importlib(task)
         prune_modules(task)
-        base = {"__builtins__": ReadOnlyBuiltins(user_builtins), SAFE_FORMAT: safe_format, "__name__": "__main__"}
+        # The user's code runs as `__main__` (this server's own module, with everything it imported,
+        # is no longer reachable under that name).
+        main = types.ModuleType("__main__")
+        sys.modules["__main__"] = main
+        scope = main.__dict__
+        for name in ("__loader__", "__spec__", "__package__", "__doc__"):
+            scope.pop(name, None)
+        scope.update({"__builtins__": ReadOnlyBuiltins(user_builtins), SAFE_FORMAT: safe_format})
         if mode == "all_items":
-            scope = dict(base, _items=items, _query=task.get("query"))
+            scope.update(_items=items, _query=task.get("query"))
             exec(code, scope)
             message = {"result": scope["__n8n_internal_user_output__"]}
         else:
             output = []
-            scope = dict(base)
             for index, item in enumerate(items):
                 scope["_item"] = item
                 exec(code, scope)
@@ -581,6 +700,115 @@ def run_task(task, items_bytes, result_fd):
             "print_args": [],
         }).encode("utf-8")
     write_all(result_fd, frame(payload))
+
+
+# ---------------------------------------------------------------------------------------------
+# System call filter (seccomp), installed in the server (every child inherits it) and in strict
+# mode's single process. The jail already keeps tasks off the network and the host; this takes
+# away what tasks of the same jail could otherwise share or reach: System V and POSIX message
+# queues, shared memory and semaphores (they outlive a task), tracing and reading other processes,
+# new namespaces, keyrings, BPF, userfaultfd, io_uring, perf, mounts and the like.
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+SECCOMP_RET_ALLOW = 0x7FFF0000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+BPF_LD_W_ABS, BPF_JEQ_K, BPF_JGE_K, BPF_JSET_K, BPF_RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+EPERM, ENOSYS = 1, 38
+# clone(2) flags that make new namespaces (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID, NEWNET).
+CLONE_NEW_FLAGS = 0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000
+SYSCALLS = {
+    "x86_64": {
+        "arch": 0xC000003E, "clone": 56, "clone3": 435,
+        "denied": (
+            29, 30, 31, 67,  # shmget shmat shmctl shmdt
+            64, 65, 66, 220,  # semget semop semctl semtimedop
+            68, 69, 70, 71,  # msgget msgsnd msgrcv msgctl
+            240, 241, 242, 243, 244, 245,  # mq_open mq_unlink mq_timedsend mq_timedreceive mq_notify mq_getsetattr
+            101, 310, 311, 312, 438,  # ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd
+            272, 308,  # unshare setns
+            248, 249, 250,  # add_key request_key keyctl
+            321, 323, 298, 425, 426, 427,  # bpf userfaultfd perf_event_open io_uring_setup/enter/register
+            165, 166, 155, 161, 428, 429, 430, 432, 433, 442,  # mount umount2 pivot_root chroot open_tree move_mount fsopen fsmount fspick mount_setattr
+            246, 175, 313, 303, 304,  # kexec_load init_module finit_module name_to_handle_at open_by_handle_at
+            167, 168, 169, 163, 179, 103,  # swapon swapoff reboot acct quotactl syslog
+        ),
+    },
+    "aarch64": {
+        "arch": 0xC00000B7, "clone": 220, "clone3": 435,
+        "denied": (
+            194, 196, 195, 197,  # shmget shmat shmctl shmdt
+            190, 193, 191, 192,  # semget semop semctl semtimedop
+            186, 189, 188, 187,  # msgget msgsnd msgrcv msgctl
+            180, 181, 182, 183, 184, 185,  # mq_*
+            117, 270, 271, 272, 438,  # ptrace process_vm_readv process_vm_writev kcmp pidfd_getfd
+            97, 268,  # unshare setns
+            217, 218, 219,  # add_key request_key keyctl
+            280, 282, 241, 425, 426, 427,  # bpf userfaultfd perf_event_open io_uring_*
+            40, 39, 41, 51, 428, 429, 430, 432, 433, 442,  # mount umount2 pivot_root chroot open_tree ... mount_setattr
+            104, 105, 273, 264, 265,  # kexec_load init_module finit_module name_to_handle_at open_by_handle_at
+            224, 225, 142, 89, 60, 116,  # swapon swapoff reboot acct quotactl syslog
+        ),
+    },
+}
+
+
+def seccomp_program(machine):
+    """The filter as (code, jt, jf, k) instructions, or None for an architecture without a table."""
+    table = SYSCALLS.get(machine)
+    if table is None:
+        return None
+    deny = SECCOMP_RET_ERRNO | EPERM
+    program = [
+        (BPF_LD_W_ABS, 0, 0, 4),  # seccomp_data.arch
+        (BPF_JEQ_K, 1, 0, table["arch"]),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),  # another ABI (e.g. 32-bit): its numbers differ
+        (BPF_LD_W_ABS, 0, 0, 0),  # seccomp_data.nr
+    ]
+    if machine == "x86_64":
+        program += [(BPF_JGE_K, 0, 1, 0x40000000), (BPF_RET_K, 0, 0, deny)]  # the x32 ABI
+    for number in table["denied"]:
+        program += [(BPF_JEQ_K, 0, 1, number), (BPF_RET_K, 0, 0, deny)]
+    # clone3 passes its flags in memory the filter cannot see: "not implemented" makes the C
+    # library fall back to clone, whose flags it can.
+    program += [(BPF_JEQ_K, 0, 1, table["clone3"]), (BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | ENOSYS)]
+    program += [
+        (BPF_JEQ_K, 1, 0, table["clone"]),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+        (BPF_LD_W_ABS, 0, 0, 16),  # the low half of clone's first argument, its flags
+        (BPF_JSET_K, 0, 1, CLONE_NEW_FLAGS),
+        (BPF_RET_K, 0, 0, deny),
+        (BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW),
+    ]
+    return program
+
+
+def install_seccomp():
+    """Installs the filter for this process and all it starts. Fails (raises) rather than run
+    without it, except on an architecture it has no table for."""
+    program = seccomp_program(os.uname().machine)
+    if program is None:
+        sys.stderr.write(f"No system call filter for {os.uname().machine}: running without one\n")
+        return
+    if _libc is None:
+        raise RuntimeError("cannot install the system call filter: ctypes is not available")
+
+    class SockFilter(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint32)]
+
+    class SockFprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(SockFilter))]
+
+    filters = (SockFilter * len(program))(*[SockFilter(*instruction) for instruction in program])
+    fprog = SockFprog(len(program), filters)
+    zero = ctypes.c_ulong(0)
+    if _libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), zero, zero, zero) != 0:
+        raise OSError(ctypes.get_errno(), "cannot set no_new_privs for the system call filter")
+    if _libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(fprog), zero, zero) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"cannot install the system call filter: {os.strerror(errno)}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -823,6 +1051,7 @@ def serve(settings):
     preload(settings["stdlibAllow"], settings["externalAllow"])
     # Prune once here, so each child has (next to) nothing left to prune.
     prune_modules(settings)
+    install_seccomp()
     # What exists now is shared with every child: keep the collector from walking (and so
     # copying) it in each of them.
     gc.freeze()
@@ -931,6 +1160,7 @@ def single():
         os.dup2(null, fd)
     os.close(null)
     os.setpgid(0, 0)
+    install_seccomp()
     run_task(task, frames[2], CHANNEL_FD)
 
 
