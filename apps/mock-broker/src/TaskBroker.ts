@@ -3,6 +3,7 @@ import { CancelReason, CloseCode, MessageCodec, RpcErrorText, RpcMethod } from "
 import { Context, Data, Deferred, Effect, Either, FiberMap, Layer, Queue } from "effect"
 import { WebSocket } from "ws"
 import { BrokerConfig } from "./BrokerConfig.js"
+import { callHelper } from "./Helpers.js"
 import { nanoid } from "./internal/ids.js"
 import * as NodeError from "./NodeError.js"
 import { validateAllItems, validateEachItem } from "./ResultValidation.js"
@@ -22,6 +23,10 @@ export interface SubmissionOutcome {
   readonly error?: NodeError.NodeError
   /** The params of every `logNodeOutput` call, in order. */
   readonly logs: ReadonlyArray<ReadonlyArray<unknown>>
+  /** What the runner reported of `$execution.customData` (n8n copies it into the execution's metadata). */
+  readonly customData?: Readonly<Record<string, string>>
+  /** The workflow static data, when the runner reported it changed (n8n saves it with the workflow). */
+  readonly staticData?: unknown
   readonly durationMs: number
 }
 
@@ -486,7 +491,14 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
                 task.request.logs.push(message.params)
                 yield* reply("success")
               } else {
-                yield* reply("error", `${message.name} is not supported by the mock broker`)
+                // Done off the event loop (an HTTP request takes a while); the answer goes back when it is there.
+                yield* FiberMap.run(
+                  timers,
+                  `rpc:${message.callId}`,
+                  callHelper(message.name, message.params, task.request.owner.submission).pipe(
+                    Effect.flatMap((answer) => reply(answer.status, answer.data))
+                  )
+                )
               }
               return
             }
@@ -723,6 +735,8 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
           submissions.set(submission.id, state)
           const logs: Array<ReadonlyArray<unknown>> = []
           const results: Array<unknown> = []
+          let customData: Record<string, string> | undefined
+          let staticData: unknown
           let failure: NodeError.NodeError | undefined
           for (const chunk of taskChunks(submission)) {
             const { logs: chunkLogs, outcome } = yield* runChunk(state, chunk)
@@ -733,6 +747,8 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
               break
             }
             results.push(outcome.data.result)
+            if (outcome.data.customData !== undefined) customData = { ...customData, ...outcome.data.customData }
+            if (outcome.data.staticData !== undefined) staticData = outcome.data.staticData
           }
           let result: ReadonlyArray<OutputItem> | undefined
           if (failure === undefined) {
@@ -754,6 +770,8 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
             ...(result === undefined ? {} : { result }),
             ...(failure === undefined ? {} : { error: failure }),
             logs,
+            ...(failure === undefined && customData !== undefined ? { customData } : {}),
+            ...(failure === undefined && staticData !== undefined ? { staticData } : {}),
             durationMs: state.durationMs
           } satisfies SubmissionOutcome
         })

@@ -175,8 +175,8 @@ export const buildDataResponse = (
     siblingParameters: {},
     mode: submission.workflowMode,
     envProviderState: {
-      env: params.env ? { ...submission.env } : {},
-      isEnvAccessBlocked: false,
+      env: params.env && !submission.blockEnvAccess ? { ...submission.env } : {},
+      isEnvAccessBlocked: submission.blockEnvAccess,
       isProcessAvailable: true
     },
     selfData: {},
@@ -184,7 +184,7 @@ export const buildDataResponse = (
       formWaitingBaseUrl: `${baseUrl}/form-waiting`,
       instanceBaseUrl: `${baseUrl}/`,
       restApiUrl: `${baseUrl}/rest`,
-      variables: {},
+      variables: { ...submission.variables },
       webhookBaseUrl: `${baseUrl}/webhook`,
       webhookTestBaseUrl: `${baseUrl}/webhook-test`,
       webhookWaitingBaseUrl: `${baseUrl}/webhook-waiting`,

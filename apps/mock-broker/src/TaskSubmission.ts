@@ -26,6 +26,10 @@ export const TaskSubmission = Schema.Struct({
   previousNode: optional(Schema.NonEmptyString),
   /** Values `$env` sees (only when the code asks for them). */
   env: optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** As n8n's `N8N_BLOCK_ENV_ACCESS_IN_NODE`: `$env` refuses every read. */
+  blockEnvAccess: optional(Schema.Boolean),
+  /** The instance's variables (`$vars`). */
+  variables: optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** n8n's execution mode; default `manual`. */
   workflowMode: optional(Schema.NonEmptyString),
   /** A caller-chosen id, to cancel the task before it completes. */
@@ -62,6 +66,8 @@ export interface ResolvedSubmission {
   readonly runData: Readonly<Record<string, ReadonlyArray<TaskSettings.TaskItem>>>
   readonly previousNode: string | undefined
   readonly env: Readonly<Record<string, string>>
+  readonly blockEnvAccess: boolean
+  readonly variables: Readonly<Record<string, string>>
 }
 
 /** Applies the defaults of the task API. */
@@ -82,6 +88,8 @@ export const resolveSubmission = (submission: TaskSubmission, fallbackId: string
     workflow: submission.workflow,
     runData,
     previousNode: submission.previousNode ?? runDataNodes.at(-1),
-    env: submission.env ?? {}
+    env: submission.env ?? {},
+    blockEnvAccess: submission.blockEnvAccess ?? false,
+    variables: submission.variables ?? {}
   }
 }

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import { createServer } from "node:net"
 import { resolveSubmission } from "../src/TaskSubmission.js"
 import { quiet, ScriptedRunner, startBroker, submit } from "./harness.js"
 import type { RunningBroker } from "./harness.js"
@@ -95,7 +96,7 @@ describe("a JavaScript task end to end", () => {
     expect(typeof body["durationMs"]).toBe("number")
   })
 
-  it("RPCs outside the allowed list are refused; other helpers are not supported by the mock", async () => {
+  it("RPCs outside the allowed list are refused; allowed helpers are done for real", async () => {
     const broker = await start()
     const runner = await ScriptedRunner.register(broker)
     runner.offer()
@@ -109,10 +110,31 @@ describe("a JavaScript task end to end", () => {
       status: "error",
       data: "Method not allowed"
     })
-    runner.send({ type: "runner:rpc", callId: "y", taskId, name: "helpers.httpRequest", params: [{ url: "http://x" }] })
+    // Allowed helpers are done for real: here a request nobody answers fails with the reason.
+    const closed = await new Promise<number>((resolve) => {
+      const server = createServer().listen(0, "127.0.0.1", () => {
+        const { port } = server.address() as { port: number }
+        server.close(() => resolve(port))
+      })
+    })
+    runner.send({
+      type: "runner:rpc",
+      callId: "y",
+      taskId,
+      name: "helpers.httpRequest",
+      params: [{ url: `http://127.0.0.1:${closed}/` }]
+    })
     const answer = await runner.next<{ status: string; data: string }>("broker:rpcresponse")
     expect(answer.status).toBe("error")
-    expect(answer.data).toMatch(/helpers.httpRequest is not supported by the mock broker/)
+    expect(answer.data).toMatch(/ECONNREFUSED/)
+    runner.send({
+      type: "runner:rpc",
+      callId: "z",
+      taskId,
+      name: "helpers.binaryToString",
+      params: [{ type: "Buffer", data: [104, 105] }]
+    })
+    expect(await runner.next("broker:rpcresponse")).toMatchObject({ callId: "z", status: "success", data: "hi" })
     runner.send({
       type: "runner:nodetypesrequest",
       taskId,

@@ -2,7 +2,7 @@ import { javaScriptDataNeeds } from "@taskrunner/analyzer"
 import type { AnalysisError, SecurityAnalyzerShape } from "@taskrunner/analyzer"
 import type { CodeExecutorShape, ExecutionOutput } from "@taskrunner/executor"
 import { MessageCodec } from "@taskrunner/protocol"
-import type { DataRequest, ExecutionError, TaskResultData, TaskSettings } from "@taskrunner/protocol"
+import type { DataRequest, ExecutionError, TaskResultData, TaskSettings, WorkerMessage } from "@taskrunner/protocol"
 import { Data, Effect, Either } from "effect"
 
 /** What a task's pipeline needs from the runner around it. */
@@ -10,7 +10,12 @@ export interface TaskIo {
   /** Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`. */
   readonly requestData: (params: DataRequest.TaskDataRequestParams) => Effect.Effect<unknown, TaskFailed>
   /** Relays one console call as a `logNodeOutput` RPC (fire-and-forget, before the task's answer). */
-  readonly log: (args: ReadonlyArray<string>) => void
+  readonly log: (args: ReadonlyArray<string | null>) => void
+  /** Calls a helper on the broker (`runner:rpc`) and waits for its `broker:rpcresponse`. */
+  readonly rpc: (
+    name: string,
+    params: ReadonlyArray<unknown>
+  ) => Promise<{ readonly status: "success" | "error"; readonly data?: unknown }>
   /** Milliseconds left until the task's deadline. */
   readonly remainingMs: () => number
 }
@@ -58,7 +63,7 @@ export const errorPayload = (error: ExecutionError | AnalysisError, language: "j
         payload: language === "javascript"
           ? {
             message: error.message,
-            description: error.description,
+            ...(error.description === undefined ? {} : { description: error.description }),
             ...(error.lineNumber === undefined ? {} : { lineNumber: error.lineNumber }),
             ...(error.itemIndex === undefined ? {} : { itemIndex: error.itemIndex }),
             context: error.itemIndex === undefined ? {} : { itemIndex: error.itemIndex },
@@ -67,15 +72,11 @@ export const errorPayload = (error: ExecutionError | AnalysisError, language: "j
           : { message: error.message, description: error.description ?? "" }
       })
     case "CodeSyntaxError": {
-      const where = error.lineNumber === undefined ? "" : ` [line ${error.lineNumber}]`
       return new TaskFailed({
         kind,
         payload: language === "javascript"
-          ? {
-            message: `${error.message}${where}`,
-            description: "SyntaxError",
-            ...(error.lineNumber === undefined ? {} : { lineNumber: error.lineNumber })
-          }
+          // As n8n's runner: V8's stack of a syntax error has no frame in the code, so no line.
+          ? { message: error.message, description: "SyntaxError" }
           // n8n's Python runner sends only a message for syntax errors.
           : { message: `${error.message}${error.lineNumber === undefined ? "" : ` (line ${error.lineNumber})`}` }
       })
@@ -100,8 +101,68 @@ const execute = (
   executor.execute(request).pipe(Effect.mapError((error) => errorPayload(error, language)))
 
 /** Runs a JavaScript task: analyse, fetch only the data it needs, execute. */
+const text = (value: unknown, fallback = "") => (typeof value === "string" ? value : fallback)
+
+const nodeOf = (node: DataRequest.WorkflowNode) => ({
+  name: node.name,
+  ...(node.id === undefined ? {} : { id: node.id }),
+  typeVersion: node.typeVersion,
+  ...(node.parameters === undefined ? {} : { parameters: node.parameters })
+})
+
+/** What n8n's Code-node globals are built from: the parts of the data-request response they read. */
+export const workflowDataOf = (
+  response: DataRequest.DataRequestResponse,
+  timezone: string
+): typeof WorkerMessage.WorkflowData.Type => {
+  const additional = (response.additionalData ?? {}) as Record<string, unknown>
+  const executionId = text(additional["executionId"])
+  const source = response.connectionInputSource as { main?: Array<Record<string, unknown> | null> } | null
+  const previous = source?.main?.[0]
+  const variables = additional["variables"]
+  const staticData = response.workflow.staticData
+  return {
+    workflow: {
+      id: response.workflow.id ?? "",
+      name: response.workflow.name ?? "",
+      active: response.workflow.active ?? false
+    },
+    staticData: typeof staticData === "object" && staticData !== null && !Array.isArray(staticData)
+      ? staticData as Record<string, unknown>
+      : {},
+    nodes: response.workflow.nodes.map(nodeOf),
+    node: nodeOf(response.node),
+    runData: response.runExecutionData.resultData.runData as Record<string, ReadonlyArray<unknown>>,
+    previousNode: previous !== null && previous !== undefined && typeof previous["previousNode"] === "string"
+      ? {
+        name: previous["previousNode"],
+        outputIndex: typeof previous["previousNodeOutput"] === "number" ? previous["previousNodeOutput"] : 0,
+        runIndex: typeof previous["previousNodeRun"] === "number" ? previous["previousNodeRun"] : 0
+      }
+      : null,
+    runIndex: response.runIndex,
+    mode: response.mode,
+    executionId,
+    resumeUrl: `${text(additional["webhookWaitingBaseUrl"])}/${executionId}`,
+    resumeFormUrl: `${text(additional["formWaitingBaseUrl"])}/${executionId}`,
+    variables: typeof variables === "object" && variables !== null && !Array.isArray(variables)
+      ? variables as Record<string, unknown>
+      : {},
+    customData: response.runExecutionData.resultData.metadata ?? {},
+    env: {
+      blocked: response.envProviderState?.isEnvAccessBlocked ?? false,
+      values: response.envProviderState?.env ?? {}
+    },
+    timezone
+  }
+}
+
 export const runJavaScript = (
-  deps: { readonly analyzer: SecurityAnalyzerShape | undefined; readonly executor: CodeExecutorShape },
+  deps: {
+    readonly analyzer: SecurityAnalyzerShape | undefined
+    readonly executor: CodeExecutorShape
+    readonly timezone: string
+  },
   settings: TaskSettings.JsTaskSettings,
   io: TaskIo,
   onLabels: (labels: TaskLabels) => void
@@ -115,11 +176,16 @@ export const runJavaScript = (
       )).dataNeeds
     let items: ReadonlyArray<unknown> = []
     let context: Record<string, unknown> = { ...settings.additionalProperties }
+    let workflow: typeof WorkerMessage.WorkflowData.Type | undefined
     if (settings.nodeMode !== "runCode") {
       const raw = yield* io.requestData({
         dataOfNodes: needs.dataOfNodes,
         prevNode: needs.prevNode,
-        input: { include: needs.input, ...(settings.chunk === undefined ? {} : { chunk: settings.chunk }) },
+        // Per item, the items are what the snippet runs over, even when it does not read them.
+        input: {
+          include: needs.input || settings.nodeMode === "runOnceForEachItem",
+          ...(settings.chunk === undefined ? {} : { chunk: settings.chunk })
+        },
         env: needs.env
       })
       const response = yield* Either.mapLeft(MessageCodec.decodeDataRequestResponse(raw), (e) => malformed(e.message))
@@ -130,10 +196,7 @@ export const runJavaScript = (
         ...(response.workflow.id === undefined ? {} : { workflowId: response.workflow.id })
       })
       items = response.inputData.main?.[0] ?? []
-      context = {
-        ...context,
-        ...(response.envProviderState === undefined ? {} : { $env: response.envProviderState.env })
-      }
+      workflow = workflowDataOf(response, deps.timezone)
     }
     const output = yield* execute(deps.executor, {
       language: "javascript",
@@ -146,10 +209,16 @@ export const runJavaScript = (
       items,
       continueOnFail: settings.continueOnFail ?? false,
       context,
+      ...(workflow === undefined ? {} : { workflow }),
       timeoutMs: Math.max(1, io.remainingMs()),
-      onConsole: io.log
+      onConsole: io.log,
+      onRpc: io.rpc
     }, "javascript")
-    return { result: output.result }
+    return {
+      result: output.result,
+      ...(output.customData === undefined ? {} : { customData: output.customData }),
+      ...(output.staticData === undefined ? {} : { staticData: output.staticData as Record<string, unknown> })
+    }
   })
 
 /** Runs a Python task: analyse with CPython's own `ast`, then execute; the items travel with the settings. */

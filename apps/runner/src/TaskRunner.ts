@@ -65,6 +65,8 @@ interface Task {
   fiber: Fiber.RuntimeFiber<void> | undefined
   labels: TaskLabels
   pendingData: { readonly requestId: string; readonly resume: (data: unknown) => void } | undefined
+  /** Helper calls (`runner:rpc`) waiting for their `broker:rpcresponse`, by call id. */
+  readonly pendingRpcs: Map<string, (answer: { readonly status: "success" | "error"; readonly data?: unknown }) => void>
 }
 
 const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
@@ -267,7 +269,8 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
           cancelled: false,
           fiber: undefined,
           labels: {},
-          pendingData: undefined
+          pendingData: undefined,
+          pendingRpcs: new Map()
         }
         tasks.set(task.taskId, task)
         send({ type: "runner:taskaccepted", taskId: task.taskId })
@@ -301,11 +304,18 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
                 task.pendingData = undefined
               })
             }),
-          log: (args: ReadonlyArray<string>) => {
+          log: (args: ReadonlyArray<string | null>) => {
             if (!task.cancelled) {
               send({ type: "runner:rpc", callId: newId(), taskId: task.taskId, name: "logNodeOutput", params: args })
             }
           },
+          rpc: (name: string, params: ReadonlyArray<unknown>) =>
+            new Promise<{ readonly status: "success" | "error"; readonly data?: unknown }>((resolve) => {
+              if (task.cancelled) return resolve({ status: "error", data: "Task cancelled" })
+              const callId = newId()
+              task.pendingRpcs.set(callId, resolve)
+              send({ type: "runner:rpc", callId, taskId: task.taskId, name, params: [...params] })
+            }),
           remainingMs: () => task.deadline - Date.now()
         }
         const pipeline: Effect.Effect<TaskResultData, TaskFailed> = task.taskType === "javascript"
@@ -313,7 +323,12 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
             onLeft: (error) =>
               Effect.fail(new TaskFailed({ kind: "protocol", payload: { message: error.message, description: "" } })),
             onRight: (settings) =>
-              runJavaScript({ analyzer, executor }, settings, io, (labels) => (task.labels = labels))
+              runJavaScript(
+                { analyzer, executor, timezone: config.timezone },
+                settings,
+                io,
+                (labels) => (task.labels = labels)
+              )
           })
           : Either.match(MessageCodec.decodeTaskSettings.python(message.settings), {
             onLeft: (error) =>
@@ -389,8 +404,17 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
             }
             return
           }
+          case "broker:rpcresponse": {
+            const resolve = tasks.get(message.taskId)?.pendingRpcs.get(message.callId)
+            if (resolve !== undefined) {
+              tasks.get(message.taskId)?.pendingRpcs.delete(message.callId)
+              resolve(
+                message.data === undefined ? { status: message.status } : { status: message.status, data: message.data }
+              )
+            }
+            return
+          }
           case "broker:nodetypes":
-          case "broker:rpcresponse":
             return
           case "broker:drain":
             draining = true

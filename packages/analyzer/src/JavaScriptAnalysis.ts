@@ -570,6 +570,9 @@ const parse = (code: string, policy: JsPolicy): Parsed => {
     if (isEsprimaError(error)) {
       const imports = findStaticImports(code)
       if (imports.length > 0) return { _tag: "Failed", verdict: rejected(SecurityViolation.fromFindings(imports)) }
+      // V8's wording where V8 refuses it too: that is what n8n's runner reports.
+      const v8 = v8SyntaxError(code)
+      if (v8 !== undefined) return { _tag: "Failed", verdict: rejected(v8) }
       return {
         _tag: "Failed",
         verdict: rejected(

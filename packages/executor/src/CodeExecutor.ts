@@ -22,10 +22,12 @@ export interface ExecutionRequest {
   readonly continueOnFail: boolean
   /** Extra globals for the snippet (JSON), e.g. what the broker answered to a data request. */
   readonly context?: Readonly<Record<string, unknown>>
+  /** JavaScript: the workflow behind n8n's Code-node globals (`$`, `$workflow`, `$execution`, ...). */
+  readonly workflow?: typeof WorkerMessage.WorkflowData.Type
   /** Overrides the default task timeout. */
   readonly timeoutMs?: number
   /** Called for every console call (JS: as it happens; Python: after the task, before its result). */
-  readonly onConsole?: (args: ReadonlyArray<string>) => void
+  readonly onConsole?: (args: ReadonlyArray<string | null>) => void
   /** Answers helper calls from the snippet; without it every call fails with "Method not allowed". */
   readonly onRpc?: (
     name: string,
@@ -36,7 +38,11 @@ export interface ExecutionRequest {
 /** A finished task: its result and every console call, in order. */
 export interface ExecutionOutput {
   readonly result: unknown
-  readonly console: ReadonlyArray<ReadonlyArray<string>>
+  readonly console: ReadonlyArray<ReadonlyArray<string | null>>
+  /** JavaScript with workflow data: what `$execution.customData` holds at the end. */
+  readonly customData?: Readonly<Record<string, string>>
+  /** JavaScript with workflow data: the workflow static data, when the task changed it. */
+  readonly staticData?: Readonly<Record<string, unknown>>
 }
 
 /** Settings of the executor (the runner reads them from its configuration). */

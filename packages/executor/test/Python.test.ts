@@ -127,7 +127,7 @@ describe.runIf(available)("Python tasks in the fork server", () => {
 
       it.effect("print: n8n's formatting, relayed in order", () =>
         Effect.gen(function*() {
-          const seen: Array<ReadonlyArray<string>> = []
+          const seen: Array<ReadonlyArray<string | null>> = []
           const { console } = yield* run(py(
             "l = [1]\nl.append(l)\nprint('text', 3, 2.5, None, True, {'a': [1, 'é']})\nprint(l)\nreturn []",
             { onConsole: (args) => seen.push(args) }

@@ -1,10 +1,11 @@
 /**
- * How Code-node JavaScript is run: as the body of a strict-mode async function, so top-level
- * `await` and `return` work. The analyser parses exactly this text and the executor compiles it,
+ * How Code-node JavaScript is run: as the body of an async function, so top-level `await` and
+ * `return` work. Not strict, as in n8n's runner: snippets that assign undeclared variables
+ * (`for (item of items)`) work there, so they must work here. The analyser parses exactly this text and the executor compiles it,
  * so both see the same program; user line N is line N + `lineOffset` of the wrapped text.
  */
 export const JsCodeWrapper = {
-  prefix: "async function VmCodeWrapper() {\"use strict\";\n",
+  prefix: "async function VmCodeWrapper() {\n",
   suffix: "\n}",
   lineOffset: 1
 } as const

@@ -40,11 +40,18 @@ export class AnalysisFailed extends Schema.TaggedError<AnalysisFailed>()("Analys
   message: Schema.String
 }) {}
 
-/** The code threw. For JavaScript, `message` carries n8n's ` [line N]` / ` [line N, for item I]` suffix. */
+/**
+ * The code threw. For JavaScript, `message` carries n8n's ` [line N]` suffix (n8n 2.41's runner
+ * does not add `, for item I` in per-item mode, so neither do we).
+ */
 export class RuntimeError extends Schema.TaggedError<RuntimeError>()("RuntimeError", {
   message: Schema.String,
-  /** JS: the error type (`TypeError`), `null` for a plain `Error`. Python: the description or stderr. */
-  description: Schema.NullOr(Schema.String),
+  /**
+   * JS: the error type from the stack (`TypeError`), `null` for a plain `Error` or a thrown
+   * non-error; absent for errors of n8n's own globals (`$('Missing')`), which n8n's runner sends
+   * with their message only. Python: the description or stderr.
+   */
+  description: Schema.optionalWith(Schema.NullOr(Schema.String), { exact: true }),
   stack: Schema.optionalWith(Schema.String, { exact: true }),
   lineNumber: Schema.optionalWith(Schema.Int, { exact: true }),
   itemIndex: Schema.optionalWith(Schema.Int, { exact: true })

@@ -20,6 +20,44 @@ export const ExecutionMode = Schema.Union(
 /** How the snippet runs over the items. */
 export type ExecutionMode = typeof ExecutionMode.Type
 
+const JsonRecord = Schema.Record({ key: Schema.String, value: JsonValue })
+
+/**
+ * What a JavaScript task's child needs for n8n's Code-node globals (`$`, `$node`, `$workflow`,
+ * `$execution`, `$getWorkflowStaticData`, `$vars`, `$env`, dates), taken from the broker's
+ * data-request response by the runner.
+ */
+export const WorkflowData = Schema.Struct({
+  workflow: Schema.Struct({ id: Schema.String, name: Schema.String, active: Schema.Boolean }),
+  staticData: JsonRecord,
+  nodes: Schema.Array(Schema.Struct({
+    name: Schema.String,
+    id: optional(Schema.String),
+    typeVersion: optional(Schema.Number),
+    parameters: optional(JsonValue)
+  })),
+  node: Schema.Struct({
+    name: Schema.String,
+    id: optional(Schema.String),
+    typeVersion: optional(Schema.Number),
+    parameters: optional(JsonValue)
+  }),
+  /** Run data of the nodes the snippet reads (as n8n's `runExecutionData.resultData.runData`). */
+  runData: Schema.Record({ key: Schema.String, value: Schema.Array(JsonValue) }),
+  previousNode: Schema.NullOr(Schema.Struct({ name: Schema.String, outputIndex: Schema.Int, runIndex: Schema.Int })),
+  runIndex: Schema.Int,
+  /** n8n's workflow execute mode (`manual`, `trigger`, `webhook`, ...). */
+  mode: Schema.String,
+  executionId: Schema.String,
+  resumeUrl: Schema.String,
+  resumeFormUrl: Schema.String,
+  variables: JsonRecord,
+  customData: Schema.Record({ key: Schema.String, value: Schema.String }),
+  env: Schema.Struct({ blocked: Schema.Boolean, values: Schema.Record({ key: Schema.String, value: Schema.String }) }),
+  /** For luxon's default zone (`GENERIC_TIMEZONE`). */
+  timezone: Schema.String
+})
+
 /** Runner -> child: run this task. Followed by one raw frame: the items as a JSON array. */
 export const RunTask = Schema.Struct({
   type: Schema.Literal("task"),
@@ -31,7 +69,8 @@ export const RunTask = Schema.Struct({
   builtinAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
   externalAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
   maxResultBytes: Schema.Int,
-  maxResultDepth: Schema.Int
+  maxResultDepth: Schema.Int,
+  workflow: optional(WorkflowData)
 })
 
 /** Runner -> child: the answer to an RPC the child made. */
@@ -54,7 +93,8 @@ export const WorkerReady = Schema.Struct({ type: Schema.Literal("ready") })
 /** Child -> runner: one console call, already formatted for `logNodeOutput`. */
 export const WorkerConsole = Schema.Struct({
   type: Schema.Literal("console"),
-  args: Schema.Array(Schema.String)
+  /** null for `undefined`, as n8n's runner sends it. */
+  args: Schema.Array(Schema.NullOr(Schema.String))
 })
 
 /** Child -> runner: call a helper on the broker side. */
@@ -69,6 +109,8 @@ export const WorkerRpc = Schema.Struct({
 export const WorkerFailure = Schema.Union(
   Schema.Struct({
     kind: Schema.Literal("RuntimeError"),
+    /** Thrown by n8n's globals (not the user's code): reported with its message only. */
+    plain: optional(Schema.Boolean),
     /** The thrown value's message (or its string form). */
     message: Schema.String,
     /** The error's constructor name, when it was an error object. */
@@ -96,6 +138,10 @@ export const WorkerDone = Schema.Struct({
   type: Schema.Literal("done"),
   ok: Schema.Boolean,
   failure: optional(WorkerFailure),
+  /** What `$execution.customData` holds at the end. */
+  customData: optional(Schema.Record({ key: Schema.String, value: Schema.String })),
+  /** The workflow static data, when the task changed it. */
+  staticData: optional(JsonRecord),
   droppedConsoleCalls: Schema.NonNegativeInt
 })
 

@@ -230,7 +230,7 @@ export const attackJavaScript: ReadonlyArray<Attack> = [
     code: "return ({}).__lookupGetter__('__proto__')",
     expected: "security"
   },
-  { family: "scope", name: "with statement", code: "with ({ a: 1 }) { return a }", expected: "syntax" },
+  { family: "scope", name: "with statement", code: "with ({ a: 1 }) { return a }", expected: "security" },
   {
     family: "scope",
     name: "Symbol.unscopables",
@@ -245,7 +245,13 @@ export const attackJavaScript: ReadonlyArray<Attack> = [
     code: "return 1\n}\nprocess.exit(1)\nfunction again() {",
     expected: "syntax"
   },
-  { family: "wrapper", name: "sloppy-only octal", code: "return 0777", expected: "syntax" },
+  // The wrapper is sloppy (as n8n's): what strict mode used to refuse is refused by the rules.
+  {
+    family: "wrapper",
+    name: "sloppy arguments.callee",
+    code: "return (function () { return arguments.callee })()",
+    expected: "security"
+  },
   {
     family: "analyser",
     name: "deep nesting",

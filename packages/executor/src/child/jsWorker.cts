@@ -8,6 +8,7 @@ import nodeModule = require("node:module")
 import net = require("node:net")
 import nodePath = require("node:path")
 import vm = require("node:vm")
+import installWorkflowApi = require("./workflowApi.cjs")
 
 const { createRequire, isBuiltin } = nodeModule
 const { Socket } = net
@@ -56,6 +57,10 @@ channel.on("data", (chunk: Buffer) => {
     if (pendingBytes < 4 + length) break
     takeBytes(4)
     const frame = takeBytes(length)
+    if (frame.subarray(0, rpcResultPrefix.length).equals(rpcResultPrefix)) {
+      answerRpc(frame)
+      continue
+    }
     if (waiter !== undefined) {
       const wake = waiter
       waiter = undefined
@@ -71,6 +76,24 @@ function takePeek(count: number): Buffer {
   pending.length = 0
   pending.push(joined)
   return joined.subarray(0, count)
+}
+
+// Answers to helper calls arrive while a task runs (they never start a task).
+const rpcResultPrefix = Buffer.from("{\"type\":\"rpcResult\"")
+const rpcWaiters = new Map<number, (ok: boolean, answer: string | undefined) => void>()
+let rpcIds = 0
+
+function answerRpc(frame: Buffer) {
+  let message: { id?: unknown; status?: unknown; data?: unknown }
+  try {
+    message = JSON.parse(frame.toString("utf8")) as typeof message
+  } catch {
+    return
+  }
+  const done = typeof message.id === "number" ? rpcWaiters.get(message.id) : undefined
+  if (done === undefined) return
+  rpcWaiters.delete(message.id as number)
+  done(message.status === "success", message.data === undefined ? undefined : JSON.stringify(message.data))
 }
 
 // The runner closing the channel means: no more tasks.
@@ -161,13 +184,15 @@ const jsonForLog = (value: unknown): string => {
   return text === undefined ? String(value) : text
 }
 
-const formatArg = (value: unknown, state: TaskState): string => {
+const formatArg = (value: unknown, state: TaskState): string | null => {
+  // n8n's runner sends what JSON makes of `undefined`: null.
+  if (value === undefined) return null
   let text: string
   try {
     if (typeof value === "string") text = `'${value}'`
     else if (value === state.contextGlobal) text = "[[ExecutionContext]]"
-    else if (typeof value === "function") text = `[Function${value.name ? `: ${value.name}` : " (anonymous)"}]`
-    else if (typeof value === "symbol") text = value.toString()
+    // JSON has no text for these: n8n's runner sends null.
+    else if (typeof value === "function" || typeof value === "symbol") return null
     else text = jsonForLog(value)
   } catch {
     text = "[Unserializable]"
@@ -182,7 +207,7 @@ const consoleLog = (state: TaskState, args: ReadonlyArray<unknown>) => {
     return
   }
   const formatted = args.map((arg) => formatArg(arg, state))
-  const bytes = formatted.reduce((sum, s) => sum + s.length, 0)
+  const bytes = formatted.reduce((sum, s) => sum + (s?.length ?? 4), 0)
   if (state.consoleBytes + bytes > maxConsoleBytes) {
     state.dropped++
     return
@@ -328,6 +353,21 @@ const preludeSource = `(function prelude(host) {
 
 const preludeScript = new Script(preludeSource, { filename: "prelude.js" })
 
+/** n8n's globals, evaluated in each task's context (see workflowApi.cts). */
+const workflowApiScript = new Script(`(${installWorkflowApi.toString()})`, { filename: "workflow-api.js" })
+
+/** luxon and jmespath (see scripts/embed-libraries.mjs), compiled on first use in this process. */
+const libraryScripts = new Map<string, vm.Script>()
+const libraryScript = (name: "luxon" | "jmespath"): vm.Script => {
+  let script = libraryScripts.get(name)
+  if (script === undefined) {
+    const sources = require("./libraries.cjs") as Record<string, string>
+    script = new Script(sources[name]!, { filename: `${name}.js` })
+    libraryScripts.set(name, script)
+  }
+  return script
+}
+
 const hostValues = () => ({
   Buffer,
   TextEncoder,
@@ -349,19 +389,39 @@ interface Task {
   readonly externalAllowed: "*" | ReadonlyArray<string>
   readonly maxResultBytes: number
   readonly maxResultDepth: number
+  /** n8n's workflow data for the Code-node globals (absent: only items, `$input`, `$json`). */
+  readonly workflow?: installWorkflowApi.WorkflowData
 }
 
-const codePrefix = "async function VmCodeWrapper() {\"use strict\";\n"
+// The same wrapper as @taskrunner/protocol's JsCodeWrapper (sloppy, like n8n's runner).
+const codePrefix = "async function VmCodeWrapper() {\n"
 const codeSuffix = "\n}"
 const lineOffset = 1
 
-/** The user's line of an error, from the first frame in the user's code. */
+/**
+ * The user's line of an error, as n8n's runner finds it: the first frame of a named function in
+ * the user's code (`(code.js:N:M)`, not the wrapper), else the wrapper's own frame.
+ */
 const userLineOf = (stack: string): number | undefined => {
-  const match = /code\.js:(\d+):\d+/.exec(stack)
+  const rows = stack.split(/\r?\n/)
+  const row = rows.find((r) => /\(code\.js:\d+:\d+\)/.test(r) && !r.includes("VmCodeWrapper")) ??
+    rows.find((r) => r.includes("VmCodeWrapper") && r.includes("code.js:"))
+  const match = row === undefined ? null : /code\.js:(\d+):/.exec(row)
   return match === null ? undefined : Math.max(1, Number(match[1]) - lineOffset)
 }
 
-const describeThrown = (thrown: unknown, itemIndex: number | undefined) => {
+/** Set (hidden) on errors of n8n's globals: n8n's runner reports those with their message only. */
+const apiErrorMark = "__taskrunnerApiError"
+const stackHeader = /^(\S.*?): (.+)$/
+const stackFrame = /^\s+at\s/
+const excerptCaret = /^\s*\^+\s*$/
+
+/**
+ * How n8n's runner describes what the code threw: for an error-like value (one with a string
+ * `message`) the details and type from its stack's header and the user's line; for anything
+ * else its JSON text.
+ */
+const describeThrown = (thrown: unknown) => {
   const safe = <T extends unknown>(read: () => T, fallback: T): T => {
     try {
       return read()
@@ -369,28 +429,45 @@ const describeThrown = (thrown: unknown, itemIndex: number | undefined) => {
       return fallback
     }
   }
-  const isObject = (typeof thrown === "object" || typeof thrown === "function") && thrown !== null
-  const message = isObject
-    ? safe(() => String((thrown as { message?: unknown }).message ?? ""), "")
-    : safe(() => String(thrown), "Unknown error")
-  const rawStack = isObject ? safe(() => String((thrown as { stack?: unknown }).stack ?? ""), "") : ""
+  const record = thrown as Record<string, unknown>
+  const isObject = typeof thrown === "object" && thrown !== null
+  if (isObject && safe(() => record[apiErrorMark] === true, false)) {
+    return {
+      kind: "RuntimeError" as const,
+      plain: true,
+      message: safe(() => String(record["message"]), "Unknown error")
+    }
+  }
+  if (!isObject || !safe(() => typeof record["message"] === "string", false)) {
+    const text = safe(() => JSON.stringify(thrown) as string | undefined, undefined)
+    return { kind: "RuntimeError" as const, message: text === undefined || text === "" ? "Unknown error" : text }
+  }
+  const message = safe(() => record["message"] as string, "")
+  const rawStack = safe(() => (typeof record["stack"] === "string" ? record["stack"] : ""), "")
+  const rows = rawStack.split(/\r?\n/)
+  const firstFrame = rows.findIndex((row) => stackFrame.test(row))
+  const head = firstFrame === -1 ? rows : rows.slice(0, firstFrame)
+  const excerptEnd = head.reduce((last, row, index) => (excerptCaret.test(row) ? index + 1 : last), 0)
+  const header = head.slice(excerptEnd).map((row) => stackHeader.exec(row)).find((match) => match !== null)
+  const details = header?.[2]?.trim()
+  const errorType = header?.[1]
   // Only the user's own frames: the runner's paths and internals are none of the user's business.
   const stack = rawStack.split("\n").filter((line, i) => i === 0 || line.includes("code.js:")).join("\n")
-  const errorType = isObject
-    ? safe(() => String((thrown as { constructor?: { name?: unknown } }).constructor?.name ?? ""), "")
-    : ""
-  const description = isObject ? safe(() => (thrown as { description?: unknown }).description, undefined) : undefined
   const lineNumber = userLineOf(rawStack)
   return {
     kind: "RuntimeError" as const,
-    message,
-    ...(errorType === "" ? {} : { errorType }),
-    ...(typeof description === "string" ? { description } : {}),
+    message: details === undefined || details === "" ? message || "Unknown error" : details,
+    ...(errorType === undefined ? {} : { errorType }),
     ...(stack === "" ? {} : { stack }),
-    ...(lineNumber === undefined ? {} : { lineNumber }),
-    ...(itemIndex === undefined ? {} : { itemIndex })
+    ...(lineNumber === undefined ? {} : { lineNumber })
   }
 }
+
+/** The message n8n's runner gives an error (what continueOnFail puts in the item). */
+const n8nMessage = (described: ReturnType<typeof describeThrown>) =>
+  "plain" in described || !("lineNumber" in described)
+    ? described.message
+    : `${described.message} [line ${described.lineNumber}]`
 
 const isOutOfMemory = (failure: { readonly message: string }) =>
   /Array buffer allocation failed|Invalid array length|Invalid string length/.test(failure.message)
@@ -463,6 +540,21 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
   })
 
   const context = createContext({}, { name: "task", codeGeneration: { strings: false, wasm: false } })
+  const loaded = new Map<string, unknown>()
+  const apiHost = Object.freeze({
+    rpc: (name: string, params: string, done: (ok: boolean, answer: string | undefined) => void) => {
+      if (!state.running) return
+      const id = ++rpcIds
+      rpcWaiters.set(id, (ok, answer) => {
+        if (state.running) done(ok, answer)
+      })
+      send({ type: "rpc", id, name, params: JSON.parse(params) as Array<unknown> })
+    },
+    library: (name: "luxon" | "jmespath") => {
+      if (!loaded.has(name)) loaded.set(name, libraryScript(name).runInContext(context))
+      return loaded.get(name)
+    }
+  })
   const api = (preludeScript.runInContext(context) as (h: typeof host) => {
     parse: (text: string) => unknown
     set: (name: string, value: unknown) => void
@@ -470,8 +562,22 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
   })(host)
   state.contextGlobal = new Script("globalThis").runInContext(context)
 
+  let workflowState: installWorkflowApi.ApiState | undefined
   const finish = async (ok: boolean, payload: { failure?: object; resultJson?: string }) => {
     state.running = false
+    rpcWaiters.clear()
+    let extras: { customData?: Record<string, string>; staticData?: unknown } = {}
+    if (ok && workflowState !== undefined) {
+      try {
+        const staticData = workflowState.staticData()
+        extras = {
+          customData: JSON.parse(JSON.stringify(workflowState.customData())) as Record<string, string>,
+          ...(staticData === undefined ? {} : { staticData: JSON.parse(JSON.stringify(staticData)) as unknown })
+        }
+      } catch {
+        // static data that is not JSON is not sent
+      }
+    }
     for (const handle of state.timers) {
       clearTimeout(handle as NodeJS.Timeout)
       clearInterval(handle as NodeJS.Timeout)
@@ -482,6 +588,7 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
       type: "done",
       ok,
       ...(payload.failure === undefined ? {} : { failure: payload.failure }),
+      ...extras,
       droppedConsoleCalls: state.dropped
     }))
     await sendThen(payload.resultJson === undefined ? [done] : [done, frameOf(payload.resultJson)])
@@ -503,23 +610,34 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
   for (const [name, value] of Object.entries(task.context)) api.set(name, api.parse(JSON.stringify(value)))
 
   const items = api.parse(itemsText) as Array<Record<string, unknown>>
+  const startIndex = task.mode._tag === "PerItem" ? task.mode.startIndex : 0
+  workflowState = task.workflow === undefined
+    ? undefined
+    : (workflowApiScript.runInContext(context) as typeof installWorkflowApi)(
+      apiHost,
+      api.parse(JSON.stringify(task.workflow)) as installWorkflowApi.WorkflowData,
+      items,
+      startIndex
+    )
+  // n8n calls the snippet with the context as `this` (`this.helpers.httpRequest(...)`).
+  const run = () => userFunction.call(state.contextGlobal)
   let result: unknown
   try {
     if (task.mode._tag === "PerItem") {
-      const startIndex = task.mode.startIndex
       let current: unknown
-      api.set("$input", api.inputApi(items, () => current))
+      if (workflowState === undefined) api.set("$input", api.inputApi(items, () => current))
       const out: Array<unknown> = []
       for (let i = 0; i < items.length; i++) {
         const item = items[i]
         const index = startIndex + i
         current = item
+        workflowState?.setItem(index)
         api.set("item", item)
         api.set("$json", (item as { json?: unknown } | undefined)?.json)
         api.set("$binary", (item as { binary?: unknown } | undefined)?.binary)
         api.set("$itemIndex", index)
         try {
-          const value = await Promise.race([userFunction(), aborted])
+          const value = await Promise.race([run(), aborted])
           if (!value) continue
           const record = value as Record<string, unknown>
           const json = typeof value === "object" && "json" in record
@@ -533,20 +651,20 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
             ...(typeof value === "object" && record["binary"] ? { binary: record["binary"] } : {})
           })
         } catch (error) {
-          if (!task.continueOnFail) throw describeThrown(error, index)
-          out.push({ json: { error: describeThrown(error, index).message }, pairedItem: { item: index } })
+          if (!task.continueOnFail) throw describeThrown(error)
+          out.push({ json: { error: n8nMessage(describeThrown(error)) }, pairedItem: { item: index } })
         }
       }
       result = out
     } else {
       api.set("items", items)
-      api.set("$input", api.inputApi(items, () => items[0]))
+      if (workflowState === undefined) api.set("$input", api.inputApi(items, () => items[0]))
       api.set("$json", items[0]?.["json"])
       try {
-        result = await Promise.race([userFunction(), aborted])
+        result = await Promise.race([run(), aborted])
       } catch (error) {
-        if (!task.continueOnFail) throw describeThrown(error, undefined)
-        result = [{ json: { error: describeThrown(error, undefined).message } }]
+        if (!task.continueOnFail) throw describeThrown(error)
+        result = [{ json: { error: n8nMessage(describeThrown(error)) } }]
       }
       if (task.mode._tag === "AllItems" && (result === null || result === undefined)) result = []
     }
@@ -554,7 +672,7 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
     const described =
       typeof failure === "object" && failure !== null && (failure as { kind?: unknown }).kind === "RuntimeError"
         ? failure as ReturnType<typeof describeThrown>
-        : describeThrown(failure, undefined)
+        : describeThrown(failure)
     return finish(false, {
       failure: isOutOfMemory(described) ? { kind: "OutOfMemory", message: described.message } : described
     })

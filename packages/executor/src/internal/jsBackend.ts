@@ -56,8 +56,14 @@ export const exitError = (exit: WorkerExit, options: ExecutorOptions, timeoutSec
   })
 }
 
-/** n8n's JS error shape: the details plus ` [line N]` or ` [line N, for item I]`; the type as description. */
+/** n8n's JS error shape: the details plus ` [line N]`; the type (from the stack) as description. */
 const runtimeError = (failure: Extract<WorkerMessage.WorkerFailure, { kind: "RuntimeError" }>): RuntimeError => {
+  if (failure.plain === true) {
+    return new RuntimeError({
+      message: failure.message,
+      ...(failure.stack === undefined ? {} : { stack: failure.stack })
+    })
+  }
   const where = failure.lineNumber === undefined
     ? ""
     : failure.itemIndex === undefined
@@ -66,7 +72,7 @@ const runtimeError = (failure: Extract<WorkerMessage.WorkerFailure, { kind: "Run
   const type = failure.errorType
   return new RuntimeError({
     message: `${failure.message}${where}`,
-    description: failure.description ?? (type === undefined || type === "Error" ? null : type),
+    description: type === undefined || type.toLowerCase() === "error" ? null : type,
     ...(failure.stack === undefined ? {} : { stack: failure.stack }),
     ...(failure.lineNumber === undefined ? {} : { lineNumber: failure.lineNumber }),
     ...(failure.itemIndex === undefined ? {} : { itemIndex: failure.itemIndex })
@@ -119,7 +125,8 @@ const runOn = (
 ): Effect.Effect<ExecutionOutput, ExecutionError> =>
   Effect.async<ExecutionOutput, ExecutionError>((resume) => {
     worker.answered = false
-    const consoleCalls: Array<ReadonlyArray<string>> = []
+    const consoleCalls: Array<ReadonlyArray<string | null>> = []
+    let extras: Pick<ExecutionOutput, "customData" | "staticData"> = {}
     let settled = false
     const finish = (outcome: Effect.Effect<ExecutionOutput, ExecutionError>) => {
       if (settled) return
@@ -127,7 +134,7 @@ const runOn = (
       worker.listen(undefined)
       resume(outcome)
     }
-    const logged = (args: ReadonlyArray<string>) => {
+    const logged = (args: ReadonlyArray<string | null>) => {
       consoleCalls.push(args)
       request.onConsole?.(args)
     }
@@ -148,7 +155,7 @@ const runOn = (
               ? Effect.fail(
                 new ProcessFailed({ message: `Failed to read result from child process: ${parsed.left.message}` })
               )
-              : Effect.succeed({ result: parsed.right, console: consoleCalls })
+              : Effect.succeed({ result: parsed.right, console: consoleCalls, ...extras })
           )
         }
         case "Message": {
@@ -172,6 +179,10 @@ const runOn = (
               worker.answered = true
               if (message.droppedConsoleCalls > 0) {
                 logged([`[Output truncated - ${message.droppedConsoleCalls} more print statements]`])
+              }
+              extras = {
+                ...(message.customData === undefined ? {} : { customData: message.customData }),
+                ...(message.staticData === undefined ? {} : { staticData: message.staticData })
               }
               if (!message.ok) {
                 return finish(
@@ -202,7 +213,8 @@ const runOn = (
           builtinAllowed: options.allowBuiltin,
           externalAllowed: options.allowExternal,
           maxResultBytes: options.maxResultBytes,
-          maxResultDepth: options.maxResultDepth
+          maxResultDepth: options.maxResultDepth,
+          ...(request.workflow === undefined ? {} : { workflow: request.workflow })
         },
         [JSON.stringify(request.items)]
       )
@@ -250,7 +262,13 @@ export const makeJsBackend = (
       while (usedUids.has(uid)) uid++
       if (sandbox.separateUsers) usedUids.add(uid)
       const script = `${scripts}jsWorker.cjs`
-      const readable = [script, ...(options.externalModulesDir === undefined ? [] : [options.externalModulesDir])]
+      // The worker loads two files beside it: n8n's globals and the bundled libraries (luxon, jmespath).
+      const readable = [
+        script,
+        `${scripts}workflowApi.cjs`,
+        `${scripts}libraries.cjs`,
+        ...(options.externalModulesDir === undefined ? [] : [options.externalModulesDir])
+      ]
       const command = sandbox.command({
         program: options.nodePath,
         args: [
