@@ -617,9 +617,9 @@ const parse = (code: string, policy: JsPolicy): Parsed => {
  */
 const v8SyntaxError = (code: string): CodeSyntaxError | undefined => {
   try {
-    // oxlint-disable-next-line no-new -- compiling is the check; the script is never run
     // Shaped as n8n's runner compiles it (the wrapper called as an expression), so V8 words its
     // errors the same way (an unclosed brace is "Unexpected end of input", as there).
+    // oxlint-disable-next-line no-new -- compiling is the check; the script is never run
     new Script(`void ${wrapJavaScript(code)}()`, { filename: "code.js" })
     return undefined
   } catch (error) {
