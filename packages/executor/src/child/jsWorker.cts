@@ -566,16 +566,15 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
   const finish = async (ok: boolean, payload: { failure?: object; resultJson?: string }) => {
     state.running = false
     rpcWaiters.clear()
-    let extras: { customData?: Record<string, string>; staticData?: unknown } = {}
+    const extras: { customData?: Record<string, string>; staticData?: unknown } = {}
     if (ok && workflowState !== undefined) {
+      // Copied out of the task's realm as JSON (custom data values are strings already).
+      extras.customData = JSON.parse(JSON.stringify(workflowState.customData())) as Record<string, string>
       try {
         const staticData = workflowState.staticData()
-        extras = {
-          customData: JSON.parse(JSON.stringify(workflowState.customData())) as Record<string, string>,
-          ...(staticData === undefined ? {} : { staticData: JSON.parse(JSON.stringify(staticData)) as unknown })
-        }
+        if (staticData !== undefined) extras.staticData = JSON.parse(JSON.stringify(staticData)) as unknown
       } catch {
-        // static data that is not JSON is not sent
+        // static data JSON cannot hold (a BigInt, say) is not sent, as it could not be saved
       }
     }
     for (const handle of state.timers) {
