@@ -19,6 +19,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   noExternal: [/^@taskrunner\//],
+  // Published with a `bin`: npm links it as an executable, so it needs to say what runs it.
+  banner: { js: "#!/usr/bin/env node" },
   esbuildOptions(options) {
     options.conditions = ["@taskrunner/source"]
   },
