@@ -374,10 +374,23 @@ export const makePythonBackend = (
       return promise
     }
 
+    /**
+     * A free slot (and so uid), taken round-robin over `uidSlots`: a uid is not handed out again
+     * right after its task ended, so what that task left for the kernel to clean up (zombies
+     * counting against the uid's process limit) is gone before the uid runs another task.
+     */
+    const uidSlots = 256
+    let lastSlot = -1
     const slot = () => {
-      let index = 0
-      while (usedSlots.has(index)) index++
+      let index = lastSlot
+      for (let tries = 0; tries < uidSlots; tries++) {
+        index = (index + 1) % uidSlots
+        if (!usedSlots.has(index)) break
+      }
+      // More running tasks than slots: past the range (never happens with sane concurrency).
+      while (usedSlots.has(index)) index += uidSlots
       usedSlots.add(index)
+      lastSlot = index % uidSlots
       return index
     }
 

@@ -900,22 +900,31 @@ PROC_IS_OURS = proc_is_ours()
 
 def kill_user(uid):
     """Kills every process left running as a task's own user (ones that left its process group),
-    pass after pass until none is left: a process forked during a pass dies in the next one."""
-    for _ in range(8):
-        found = False
+    pass after pass until none is left: a process forked during a pass dies in the next one. Then
+    waits briefly (at most 0.2 s) for their zombies to be reaped, as they still count against the
+    uid's process limit."""
+    deadline = time.monotonic() + 0.2
+    for _ in range(64):
+        found = zombies = False
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
                 continue
             try:
                 with open(f"/proc/{entry}/status", "rb") as status:
                     fields = dict(line.split(b":", 1) for line in status if b":" in line)
-                if int(fields[b"Uid"].split()[0]) == uid and not fields[b"State"].strip().startswith(b"Z"):
+                if int(fields[b"Uid"].split()[0]) != uid:
+                    continue
+                if fields[b"State"].strip().startswith(b"Z"):
+                    zombies = True
+                else:
                     os.kill(int(entry), signal.SIGKILL)
                     found = True
             except (OSError, ValueError, KeyError, IndexError):
                 pass
-        if not found:
+        if not found and (not zombies or time.monotonic() > deadline):
             return
+        if not found:
+            time.sleep(0.005)
 
 
 
