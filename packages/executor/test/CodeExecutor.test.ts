@@ -54,6 +54,14 @@ layer(CodeExecutor.layer(options), { timeout: 60_000 })("results", (it) => {
       expect((yield* run(js("const x = 1"))).result).toEqual([])
     }))
 
+  it.effect("a result larger than a message may be (8 MiB) comes through whole", () =>
+    Effect.gen(function*() {
+      // Regression: the result frame arrives in the same chunk as the `done` before it, and was
+      // checked against the 4 MiB message limit.
+      const { result } = yield* run(js("return [{ json: { s: 'x'.repeat(8 * 1024 * 1024) } }]"))
+      expect((result as Array<{ json: { s: string } }>)[0]?.json.s.length).toBe(8 * 1024 * 1024)
+    }))
+
   it.effect("top-level await works", () =>
     Effect.gen(function*() {
       const { result } = yield* run(

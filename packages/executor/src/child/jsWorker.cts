@@ -490,7 +490,8 @@ const jsonDepth = (text: string): number => {
   return max
 }
 
-const runTask = async (task: Task, itemsText: string): Promise<void> => {
+/** Runs one task; `report` false runs it without a word to the runner (the warm-up). */
+const runTask = async (task: Task, itemsText: string, report = true): Promise<void> => {
   let abort: (error: unknown) => void = () => {}
   const aborted = new Promise<never>((_, reject) => (abort = reject))
   aborted.catch(() => {})
@@ -590,7 +591,7 @@ const runTask = async (task: Task, itemsText: string): Promise<void> => {
       ...extras,
       droppedConsoleCalls: state.dropped
     }))
-    await sendThen(payload.resultJson === undefined ? [done] : [done, frameOf(payload.resultJson)])
+    if (report) await sendThen(payload.resultJson === undefined ? [done] : [done, frameOf(payload.resultJson)])
   }
 
   let userFunction: () => Promise<unknown>
@@ -711,8 +712,43 @@ process.on("unhandledRejection", () => {
   // A promise the code did not await; n8n's runner ignores these too.
 })
 
+/**
+ * A task nobody asked for, run before saying ready: the first context, prelude, n8n globals and
+ * user-code compile of a process cost several times what later ones do (V8 compiles and optimises
+ * them then). Paid here, while the child waits in the pool, not by the first real task.
+ */
+const warmUp = () =>
+  runTask({
+    code: "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
+    mode: { _tag: "AllItems" },
+    continueOnFail: false,
+    context: {},
+    builtinAllowed: [],
+    externalAllowed: [],
+    maxResultBytes: 1024 * 1024,
+    maxResultDepth: 100,
+    workflow: {
+      workflow: { id: "", name: "", active: false },
+      staticData: {},
+      nodes: [{ name: "Trigger" }, { name: "Code" }],
+      node: { name: "Code" },
+      runData: { Trigger: [{ data: { main: [[{ json: {} }]] } }] },
+      previousNode: { name: "Trigger", outputIndex: 0, runIndex: 0 },
+      runIndex: 0,
+      mode: "manual",
+      executionId: "",
+      resumeUrl: "",
+      resumeFormUrl: "",
+      variables: {},
+      customData: {},
+      env: { blocked: false, values: {} },
+      timezone: "UTC"
+    }
+  }, "[{\"json\":{\"n\":1}}]", false)
+
 const main = async () => {
   freezeHost()
+  await warmUp()
   send({ type: "ready" })
   for (;;) {
     const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task

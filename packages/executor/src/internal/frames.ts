@@ -11,8 +11,12 @@ export const encodeFrame = (body: string | Buffer): Buffer => {
   return Buffer.concat([header, bytes])
 }
 
-/** What a reader does with an announced frame length: read it, or give up on the stream. */
-export type LengthCheck = (length: number) => string | undefined
+/**
+ * What a reader does with an announced frame length: read it, or give up on the stream.
+ * `previous` is the frame completed just before (which may not have been handled yet: a chunk
+ * can complete several frames at once).
+ */
+export type LengthCheck = (length: number, previous: Buffer | undefined) => string | undefined
 
 /**
  * Reassembles frames from stream chunks. Chunks are kept as a list and joined once per frame, so
@@ -24,6 +28,7 @@ export class FrameReader {
   private buffered = 0
   private expected: number | undefined
   private failed: string | undefined
+  private previous: Buffer | undefined
 
   constructor(private readonly check: LengthCheck = () => undefined) {}
 
@@ -37,7 +42,7 @@ export class FrameReader {
       if (this.expected === undefined) {
         if (this.buffered < 4) break
         const length = this.take(4).readUInt32BE(0)
-        const refusal = this.check(length)
+        const refusal = this.check(length, this.previous)
         if (refusal !== undefined) {
           this.failed = refusal
           return { frames, refused: refusal }
@@ -45,7 +50,8 @@ export class FrameReader {
         this.expected = length
       }
       if (this.buffered < this.expected) break
-      frames.push(this.take(this.expected))
+      this.previous = this.take(this.expected)
+      frames.push(this.previous)
       this.expected = undefined
     }
     return { frames }

@@ -26,6 +26,9 @@ export type WorkerEvent =
   /** The child broke the channel protocol (malformed or oversized frame): it is killed. */
   | { readonly _tag: "Broken"; readonly reason: string; readonly tooLarge?: number }
 
+/** How the child's successful `done` message starts (it writes `{type, ok, ...}` in that order). */
+const doneOk = Buffer.from('{"type":"done","ok":true')
+
 const stderrTailBytes = 8 * 1024
 /** Messages (not result payloads) are small; a child announcing a huge one is misbehaving. */
 const maxMessageBytes = 4 * 1024 * 1024
@@ -67,8 +70,10 @@ export class WorkerProcess {
       failReady = reject
     })
     this.ready.catch(() => {})
-    const reader = new FrameReader((length) => {
-      const limit = this.expectResult ? maxResultBytes : maxMessageBytes
+    const reader = new FrameReader((length, previous) => {
+      // The result frame follows a successful `done`, which may sit unhandled in the same chunk.
+      const result = this.expectResult || (previous !== undefined && previous.subarray(0, doneOk.length).equals(doneOk))
+      const limit = result ? maxResultBytes : maxMessageBytes
       return length > limit ? `a ${length}-byte frame is over the ${limit}-byte limit` : undefined
     })
     let isReady = false
