@@ -23,7 +23,16 @@ const token = "bench-token"
 const concurrency = 4
 const counts = smoke
   ? { latency: 5, throughputTasks: 8, rounds: 1, payloadItems: 2000, payloadRuns: 1, python: 5, spawn: 4, analyzer: 3 }
-  : { latency: 200, throughputTasks: 120, rounds: 3, payloadItems: 50_000, payloadRuns: 3, python: 150, spawn: 40, analyzer: 50 }
+  : {
+    latency: 200,
+    throughputTasks: 120,
+    rounds: 3,
+    payloadItems: 50_000,
+    payloadRuns: 3,
+    python: 150,
+    spawn: 40,
+    analyzer: 50
+  }
 
 const processes = []
 const cleanup = () => {
@@ -128,7 +137,10 @@ const startRunner = async (kind, env = {}) => {
   const python = env.N8N_RUNNERS_TASK_TYPES === "python"
   await waitForRunner(url, python ? "python" : "javascript")
   // Let pools fill and first-task costs pass before measuring.
-  await submit(url, python ? { taskType: "python", code: "return _items" } : { taskType: "javascript", code: "return items" })
+  await submit(
+    url,
+    python ? { taskType: "python", code: "return _items" } : { taskType: "javascript", code: "return items" }
+  )
   await new Promise((resolve) => setTimeout(resolve, 1500))
   return { url, pid: started.child.pid }
 }
@@ -246,7 +258,9 @@ const throughput = async (runners) => {
     }
   }
   return Object.fromEntries(
-    Object.entries(rates).map(([name, r]) => [name, { tasksPerSecond: [...r].sort((a, b) => a - b)[Math.floor(r.length / 2)] }])
+    Object.entries(rates).map((
+      [name, r]
+    ) => [name, { tasksPerSecond: [...r].sort((a, b) => a - b)[Math.floor(r.length / 2)] }])
   )
 }
 
@@ -344,7 +358,8 @@ const analyzer = async () => {
 
 /** 6. `node -e 0`, `concurrency` at a time: the machine's limit for starting processes. */
 const spawnLimit = async () => {
-  const once = () => new Promise((resolve) => spawn(process.execPath, ["-e", "0"], { stdio: "ignore" }).on("close", resolve))
+  const once = () =>
+    new Promise((resolve) => spawn(process.execPath, ["-e", "0"], { stdio: "ignore" }).on("close", resolve))
   const total = counts.spawn * concurrency
   let next = 0
   const elapsed = await timed(() =>
@@ -375,7 +390,11 @@ const stop = (runner) => {
 
 const svgChart = (results) => {
   const bars = [
-    ...Object.entries(results.latency).map(([name, s]) => ({ group: "trivial task p50 (ms, lower is better)", name, value: s.p50 })),
+    ...Object.entries(results.latency).map(([name, s]) => ({
+      group: "trivial task p50 (ms, lower is better)",
+      name,
+      value: s.p50
+    })),
     ...Object.entries(results.throughput).map(([name, t]) => ({
       group: `throughput at ${concurrency} in flight (tasks/s, higher is better)`,
       name,
@@ -409,7 +428,9 @@ const svgChart = (results) => {
       const length = Math.max(1, (bar.value / max) * 460)
       parts.push(
         `<text x="20" y="${y + 14}" font-size="12">${bar.name}</text>`,
-        `<rect x="140" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 8}" fill="${colors[bar.name] ?? "#888"}"/>`,
+        `<rect x="140" y="${y + 3}" width="${length.toFixed(1)}" height="${rowHeight - 8}" fill="${
+          colors[bar.name] ?? "#888"
+        }"/>`,
         `<text x="${(150 + length).toFixed(1)}" y="${y + 14}" font-size="12">${ms(bar.value)}</text>`
       )
       y += rowHeight
@@ -430,7 +451,9 @@ const printTable = (title, header, rows) => {
 }
 
 const main = async () => {
-  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`
+  const machine = `${cpus().length} cores (${cpus()[0]?.model ?? "?"}), ${
+    Math.round(totalmem() / 2 ** 30)
+  } GiB, Node ${process.version}`
   console.log(`== benchmarks${smoke ? " (smoke)" : ""} on ${machine}`)
   const ours = { name: "ours", ...(await startRunner("ours")) }
   const reuse = { name: "ours (reuse)", ...(await startRunner("ours", { N8N_RUNNERS_WORKER_REUSE: "1000" })) }
@@ -453,7 +476,9 @@ const main = async () => {
     ) => [name, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.mean), `${(s.p50 / results.latency.n8n.p50).toFixed(2)}x`])
   )
   printTable(
-    `2. throughput, ${concurrency} tasks in flight (tasks/s; spawn limit ${results.spawn.startsPerSecond.toFixed(1)}/s)`,
+    `2. throughput, ${concurrency} tasks in flight (tasks/s; spawn limit ${
+      results.spawn.startsPerSecond.toFixed(1)
+    }/s)`,
     ["runner", "tasks/s", "vs n8n", "vs spawn limit"],
     Object.entries(results.throughput).map(([name, t]) => [
       name,
@@ -487,9 +512,17 @@ const main = async () => {
     ["size", "cold p50", "cold p95", "cached p50", "cached p95"],
     Object.entries(results.analyzer).map((
       [name, a]
-    ) => [name, ms(a.cold.p50), ms(a.cold.p95), (a.cached.p50 * 1000).toFixed(1) + " µs", (a.cached.p95 * 1000).toFixed(1) + " µs"])
+    ) => [
+      name,
+      ms(a.cold.p50),
+      ms(a.cold.p95),
+      (a.cached.p50 * 1000).toFixed(1) + " µs",
+      (a.cached.p95 * 1000).toFixed(1) + " µs"
+    ])
   )
-  console.log(`\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s`)
+  console.log(
+    `\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s`
+  )
 
   mkdirSync(outDir, { recursive: true })
   const stem = smoke ? "smoke" : "latest"

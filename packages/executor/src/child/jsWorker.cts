@@ -490,8 +490,8 @@ const jsonDepth = (text: string): number => {
   return max
 }
 
-/** Runs one task; `report` false runs it without a word to the runner (the warm-up). */
-const runTask = async (task: Task, itemsText: string, report = true): Promise<void> => {
+/** A fresh context with its prelude, and the host side of it, for one task. */
+const prepareContext = () => {
   let abort: (error: unknown) => void = () => {}
   const aborted = new Promise<never>((_, reject) => (abort = reject))
   aborted.catch(() => {})
@@ -505,8 +505,8 @@ const runTask = async (task: Task, itemsText: string, report = true): Promise<vo
     failure: undefined,
     running: true
   }
-  currentTask = state
-  const allowance: Allowance = { builtin: task.builtinAllowed, external: task.externalAllowed }
+  // Set when the task arrives (the context is made before).
+  let allowance: Allowance = { builtin: [], external: [] }
   let ids = 0
   const timerIds = new Map<number, NodeJS.Timeout | NodeJS.Immediate>()
   const host = Object.freeze({
@@ -562,6 +562,32 @@ const runTask = async (task: Task, itemsText: string, report = true): Promise<vo
     inputApi: (all: unknown, current: () => unknown) => unknown
   })(host)
   state.contextGlobal = new Script("globalThis").runInContext(context)
+  return {
+    state,
+    aborted,
+    context,
+    api,
+    apiHost,
+    allow: (next: Allowance) => {
+      allowance = next
+    }
+  }
+}
+
+type Prepared = ReturnType<typeof prepareContext>
+
+/**
+ * The next task's context, made ahead (a context with its prelude is most of a small task's time
+ * in the child): after the warm-up, and after each task when the child may run another.
+ */
+let prepared: Prepared | undefined
+
+/** Runs one task; `report` false runs it without a word to the runner (the warm-up). */
+const runTask = async (task: Task, itemsText: string, report = true): Promise<void> => {
+  const { aborted, api, apiHost, context, state, allow } = prepared ?? prepareContext()
+  prepared = undefined
+  currentTask = state
+  allow({ builtin: task.builtinAllowed, external: task.externalAllowed })
 
   let workflowState: installWorkflowApi.ApiState | undefined
   const finish = async (ok: boolean, payload: { failure?: object; resultJson?: string }) => {
@@ -718,43 +744,53 @@ process.on("unhandledRejection", () => {
  * them then). Paid here, while the child waits in the pool, not by the first real task.
  */
 const warmUp = () =>
-  runTask({
-    code: "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
-    mode: { _tag: "AllItems" },
-    continueOnFail: false,
-    context: {},
-    builtinAllowed: [],
-    externalAllowed: [],
-    maxResultBytes: 1024 * 1024,
-    maxResultDepth: 100,
-    workflow: {
-      workflow: { id: "", name: "", active: false },
-      staticData: {},
-      nodes: [{ name: "Trigger" }, { name: "Code" }],
-      node: { name: "Code" },
-      runData: { Trigger: [{ data: { main: [[{ json: {} }]] } }] },
-      previousNode: { name: "Trigger", outputIndex: 0, runIndex: 0 },
-      runIndex: 0,
-      mode: "manual",
-      executionId: "",
-      resumeUrl: "",
-      resumeFormUrl: "",
-      variables: {},
-      customData: {},
-      env: { blocked: false, values: {} },
-      timezone: "UTC"
-    }
-  }, "[{\"json\":{\"n\":1}}]", false)
+  runTask(
+    {
+      code:
+        "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
+      mode: { _tag: "AllItems" },
+      continueOnFail: false,
+      context: {},
+      builtinAllowed: [],
+      externalAllowed: [],
+      maxResultBytes: 1024 * 1024,
+      maxResultDepth: 100,
+      workflow: {
+        workflow: { id: "", name: "", active: false },
+        staticData: {},
+        nodes: [{ name: "Trigger" }, { name: "Code" }],
+        node: { name: "Code" },
+        runData: { Trigger: [{ data: { main: [[{ json: {} }]] } }] },
+        previousNode: { name: "Trigger", outputIndex: 0, runIndex: 0 },
+        runIndex: 0,
+        mode: "manual",
+        executionId: "",
+        resumeUrl: "",
+        resumeFormUrl: "",
+        variables: {},
+        customData: {},
+        env: { blocked: false, values: {} },
+        timezone: "UTC"
+      }
+    },
+    "[{\"json\":{\"n\":1}}]",
+    false
+  )
 
 const main = async () => {
   freezeHost()
   await warmUp()
+  prepared = prepareContext()
   send({ type: "ready" })
   for (;;) {
     const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task
     if (header.type !== "task") continue
     const itemsText = (await nextFrame()).toString("utf8")
     await runTask(header, itemsText)
+    // Ready for another (a child that runs one task only is told to exit, and will not use it).
+    setImmediate(() => {
+      prepared ??= prepareContext()
+    })
   }
 }
 

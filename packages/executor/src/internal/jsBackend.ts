@@ -319,16 +319,27 @@ export const makeJsBackend = (
         }), { concurrency: "unbounded", discard: true })
     })
 
+    /**
+     * Refills the pool once the current macrotask is over. Starting a process blocks this event
+     * loop for a moment and its start-up competes for the CPU: done from `release`, that happens
+     * after the task's answer has gone out, not while the task runs.
+     */
+    const refillSoon = FiberSet.run(fibers, Effect.zipRight(Effect.sleep(0), refill))
+
     const acquire: Effect.Effect<WorkerProcess, ProcessFailed> = Effect.suspend(() => {
       while (idle.length > 0) {
         const worker = idle.shift()!
         if (worker.alive) return Effect.succeed(worker)
       }
+      // The pool ran dry (more tasks than warm children): start refilling now.
       const worker = spawnWorker()
-      return Effect.tryPromise({ try: () => worker.ready, catch: (exit) => startFailed(exit as WorkerExit) }).pipe(
-        Effect.as(worker)
+      return Effect.zipRight(
+        FiberSet.run(fibers, refill),
+        Effect.tryPromise({ try: () => worker.ready, catch: (exit) => startFailed(exit as WorkerExit) }).pipe(
+          Effect.as(worker)
+        )
       )
-    }).pipe(Effect.tap(() => FiberSet.run(fibers, refill)))
+    })
 
     const release = (worker: WorkerProcess) =>
       Effect.sync(() => {
@@ -368,7 +379,8 @@ export const makeJsBackend = (
               onTimeout: () => new TimedOut({ timeoutSeconds })
             })
           ),
-        (worker) => Effect.zipRight(Effect.sync(() => busy.delete(worker)), release(worker))
+        (worker) =>
+          Effect.zipRight(Effect.sync(() => busy.delete(worker)), release(worker)).pipe(Effect.zipRight(refillSoon))
       )
     }
 

@@ -27,7 +27,7 @@ export type WorkerEvent =
   | { readonly _tag: "Broken"; readonly reason: string; readonly tooLarge?: number }
 
 /** How the child's successful `done` message starts (it writes `{type, ok, ...}` in that order). */
-const doneOk = Buffer.from('{"type":"done","ok":true')
+const doneOk = Buffer.from("{\"type\":\"done\",\"ok\":true")
 
 const stderrTailBytes = 8 * 1024
 /** Messages (not result payloads) are small; a child announcing a huge one is misbehaving. */
