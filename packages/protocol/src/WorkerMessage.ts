@@ -70,7 +70,9 @@ export const RunTask = Schema.Struct({
   externalAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
   maxResultBytes: Schema.Int,
   maxResultDepth: Schema.Int,
-  workflow: optional(WorkflowData)
+  workflow: optional(WorkflowData),
+  /** The child's last task: it need not prepare a context for another. */
+  last: optional(Schema.Boolean)
 })
 
 /** Runner -> child: the answer to an RPC the child made. */

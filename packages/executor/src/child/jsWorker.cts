@@ -391,6 +391,8 @@ interface Task {
   readonly maxResultDepth: number
   /** n8n's workflow data for the Code-node globals (absent: only items, `$input`, `$json`). */
   readonly workflow?: installWorkflowApi.WorkflowData
+  /** The child's last task (it exits after it). */
+  readonly last?: boolean
 }
 
 // The same wrapper as @taskrunner/protocol's JsCodeWrapper (sloppy, like n8n's runner).
@@ -787,10 +789,12 @@ const main = async () => {
     if (header.type !== "task") continue
     const itemsText = (await nextFrame()).toString("utf8")
     await runTask(header, itemsText)
-    // Ready for another (a child that runs one task only is told to exit, and will not use it).
-    setImmediate(() => {
-      prepared ??= prepareContext()
-    })
+    // Ready for another, unless this was the last.
+    if (header.last !== true) {
+      setImmediate(() => {
+        prepared ??= prepareContext()
+      })
+    }
   }
 }
 

@@ -214,7 +214,8 @@ const runOn = (
           externalAllowed: options.allowExternal,
           maxResultBytes: options.maxResultBytes,
           maxResultDepth: options.maxResultDepth,
-          ...(request.workflow === undefined ? {} : { workflow: request.workflow })
+          ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
+          ...(worker.tasksRun + 1 >= options.workerReuse ? { last: true } : {})
         },
         [JSON.stringify(request.items)]
       )
