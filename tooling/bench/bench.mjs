@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { cpus, totalmem } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { startProcess } from "../lib/processes.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const smoke = process.argv.includes("--smoke")
@@ -51,35 +52,12 @@ process.on("SIGINT", () => process.exit(130))
 // Processes
 
 const start = (args, env, pattern, what) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-      detached: true
-    })
-    processes.push(child)
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${output}`)), 60_000)
-    const onData = (chunk) => {
-      output += String(chunk)
-      if (output.length > 100_000) output = output.slice(-50_000)
-      const match = pattern === undefined ? null : pattern.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, match })
-      }
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`${what} exited with ${code}:\n${output}`))
-    })
-    // No line to wait for: the caller polls for readiness.
-    if (pattern === undefined) {
-      clearTimeout(timer)
-      resolve({ child, match: null })
-    }
+  startProcess(process.execPath, args, {
+    env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp", ...env },
+    pattern,
+    what,
+    started: processes,
+    detached: true
   })
 
 const startBroker = async () => {

@@ -10,13 +10,13 @@
 //      HEALTHCHECK command passes and a JavaScript and a Python task run.
 //
 //   node tooling/docker/check.mjs        (after `pnpm build`)
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort, startProcess } from "../lib/processes.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const require = createRequire(join(root, "package.json"))
@@ -132,35 +132,8 @@ const checkCompose = () => {
 // ---------------------------------------------------------------------------------------------
 // 3. The images' build step, replayed
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-
-const startProcess = (args, env, pattern, what) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env, stdio: ["ignore", "pipe", "pipe"] })
-    started.push(child)
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in 60 s:\n${output}`)), 60_000)
-    const onData = (chunk) => {
-      output += String(chunk)
-      const match = pattern.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve(match)
-      }
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`${what} exited with ${code}:\n${output}`))
-    })
-  })
+const start = (args, env, pattern, what) =>
+  startProcess(process.execPath, args, { env, pattern, what, started }).then(({ match }) => match)
 
 const replay = async (composeRunnerEnv) => {
   const work = mkdtempSync(join(tmpdir(), "taskrunner-docker-"))
@@ -173,7 +146,7 @@ const replay = async (composeRunnerEnv) => {
       expect(existsSync(join(work, app, "dist", "main.js")), `pnpm deploy of ${app} has no dist/main.js`)
     }
     const token = "docker-check-token"
-    const broker = await startProcess(
+    const broker = await start(
       [join(work, "mock-broker", "dist", "main.js"), "--port", "0"],
       { PATH: process.env.PATH ?? "", N8N_RUNNERS_AUTH_TOKEN: token, N8N_RUNNERS_BROKER_LISTEN_ADDRESS: "127.0.0.1" },
       /Mock broker listening on (http:\/\/[\d.:]+)/,
@@ -201,7 +174,7 @@ const replay = async (composeRunnerEnv) => {
       N8N_RUNNERS_HEALTH_CHECK_SERVER_PORT: String(healthPort),
       N8N_RUNNERS_STDLIB_ALLOW: "json"
     }
-    await startProcess([join(work, "runner", "dist", "main.js")], env, /[Rr]egistered/, "the deployed runner")
+    await start([join(work, "runner", "dist", "main.js")], env, /[Rr]egistered/, "the deployed runner")
     // The image's HEALTHCHECK command, pointed at this health port.
     const dockerfile = readFileSync(join(root, dockerfiles.runner), "utf8")
     const probe = /CMD \["node", "-e", "(.*)"\]/.exec(dockerfile)?.[1]?.replaceAll("5681", String(healthPort))

@@ -4,12 +4,12 @@
 // files, wrong `exports`/`bin` and undeclared dependencies fail it.
 //
 //   node tooling/publish/check.mjs        (after `pnpm build`)
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { freePort, startProcess } from "../lib/processes.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 // 6.1: the last line that runs on Node 20 (6.10 needs Node 22).
@@ -23,36 +23,7 @@ const run = (file, args, options = {}) => execFileSync(file, args, { stdio: ["ig
 const npm = process.platform === "win32" ? "npm.cmd" : "npm"
 const pnpm = process.platform === "win32" ? "pnpm.cmd" : "pnpm"
 
-const freePort = () =>
-  new Promise((resolve) => {
-    const server = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-
-/** Starts a process and resolves with its first output line matching `pattern`. */
-const startProcess = (file, args, env, pattern, what) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(file, args, { env, stdio: ["ignore", "pipe", "pipe"] })
-    started.push(child)
-    let output = ""
-    const timer = setTimeout(() => reject(new Error(`${what} did not start in 60 s:\n${output}`)), 60_000)
-    const onData = (chunk) => {
-      output += String(chunk)
-      const match = pattern.exec(output)
-      if (match !== null) {
-        clearTimeout(timer)
-        resolve({ child, match, output: () => output })
-      }
-    }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    child.on("exit", (code) => {
-      clearTimeout(timer)
-      reject(new Error(`${what} exited with ${code}:\n${output}`))
-    })
-  })
+const start = (file, args, env, pattern, what) => startProcess(file, args, { env, pattern, what, started })
 
 /** Verdaccio, installed once into .cache (its own folder: it is not a workspace dependency). */
 const ensureVerdaccio = () => {
@@ -99,7 +70,7 @@ const main = async () => {
         ""
       ].join("\n")
     )
-    await startProcess(
+    await start(
       process.execPath,
       [verdaccio, "--config", join(work, "verdaccio.yaml"), "--listen", `127.0.0.1:${port}`],
       // The whole environment: the uplink may need the machine's CA settings (NODE_EXTRA_CA_CERTS, ...).
@@ -145,26 +116,29 @@ const main = async () => {
       log(`published ${file}`)
     }
 
+    /** Installs our packages (at the versions published) into `dir` from the local registry only. */
+    const installFromRegistry = (dir, names) =>
+      run(npm, [
+        "install",
+        "--no-audit",
+        "--no-fund",
+        "--userconfig",
+        npmrc,
+        "--registry",
+        registry,
+        ...names.map((name) => `${name}@${versions[name]}`)
+      ], { cwd: dir })
+
     // An empty folder installs the two apps from the local registry only.
     const app = join(work, "app")
     mkdirSync(app)
     writeFileSync(join(app, "package.json"), JSON.stringify({ name: "publish-check-app", private: true }))
-    run(npm, [
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--userconfig",
-      npmrc,
-      "--registry",
-      registry,
-      `@taskrunner/runner@${versions["@taskrunner/runner"]}`,
-      `@taskrunner/mock-broker@${versions["@taskrunner/mock-broker"]}`
-    ], { cwd: app })
+    installFromRegistry(app, ["@taskrunner/runner", "@taskrunner/mock-broker"])
     log("installed @taskrunner/runner and @taskrunner/mock-broker from the local registry")
 
     const env = { PATH: process.env.PATH ?? "", HOME: work, N8N_RUNNERS_AUTH_TOKEN: "publish-check-token" }
     const bin = join(app, "node_modules", ".bin")
-    const broker = await startProcess(
+    const broker = await start(
       join(bin, "mock-broker"),
       ["--port", "0"],
       env,
@@ -172,7 +146,7 @@ const main = async () => {
       "the mock broker"
     )
     const url = broker.match[1]
-    await startProcess(
+    await start(
       join(bin, "taskrunner"),
       [],
       { ...env, N8N_RUNNERS_TASK_BROKER_URI: url },
@@ -214,16 +188,7 @@ const main = async () => {
       JSON.stringify({ name: "publish-check-lib", private: true, type: "module" })
     )
     const libraries = ["@taskrunner/protocol", "@taskrunner/analyzer", "@taskrunner/executor"]
-    run(npm, [
-      "install",
-      "--no-audit",
-      "--no-fund",
-      "--userconfig",
-      npmrc,
-      "--registry",
-      registry,
-      ...libraries.map((name) => `${name}@${versions[name]}`)
-    ], { cwd: lib })
+    installFromRegistry(lib, libraries)
     writeFileSync(
       join(lib, "check.js"),
       [

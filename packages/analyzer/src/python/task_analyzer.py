@@ -64,6 +64,8 @@ def template_fields(template, depth=0):
             yield from template_fields(spec, depth + 1)
 
 
+# The same walk as in packages/executor/src/python/py_server.py: each script is the only file its process may read, so
+# the two cannot share a module. Keep them alike.
 def field_accesses(field):
     """The attribute and key names a format field reaches: `0.__class__[x]` -> `__class__`, `x`."""
     index = 0

@@ -359,6 +359,8 @@ GUARDED_MEMBERS = {
 }
 
 
+# The same walk as in packages/analyzer/src/python/task_analyzer.py: each script is the only file its process may read, so
+# the two cannot share a module. Keep them alike.
 def field_accesses(field):
     """The attribute names and keys a replacement field's name reaches (`0.a[b].c` -> a, b, c)."""
     index = 0
