@@ -5,6 +5,12 @@ import { MessageCodec } from "@taskrunner/protocol"
 import type { DataRequest, ExecutionError, TaskResultData, TaskSettings, WorkerMessage } from "@taskrunner/protocol"
 import { Data, Effect, Either } from "effect"
 
+/**
+ * A task's answer: n8n's `runner:taskdone` data, and for JavaScript the result as checked JSON
+ * text (`resultJson`, then `result` is a placeholder): it goes into the message as it is.
+ */
+export type TaskAnswer = TaskResultData & { readonly resultJson?: Uint8Array }
+
 /** What a task's pipeline needs from the runner around it. */
 export interface TaskIo {
   /** Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`. */
@@ -166,7 +172,7 @@ export const runJavaScript = (
   settings: TaskSettings.JsTaskSettings,
   io: TaskIo,
   onLabels: (labels: TaskLabels) => void
-): Effect.Effect<TaskResultData, TaskFailed> =>
+): Effect.Effect<TaskAnswer, TaskFailed> =>
   Effect.gen(function*() {
     // Analysis happens in every mode, including the raw `runCode` mode.
     const needs = deps.analyzer === undefined
@@ -215,7 +221,10 @@ export const runJavaScript = (
       onRpc: io.rpc
     }, "javascript")
     return {
-      result: output.result,
+      // Not `output.result`: reading it would parse the text into objects.
+      ...(output.resultJson === undefined
+        ? { result: output.result }
+        : { result: null, resultJson: output.resultJson }),
       ...(output.customData === undefined ? {} : { customData: output.customData }),
       ...(output.staticData === undefined ? {} : { staticData: output.staticData as Record<string, unknown> })
     }

@@ -24,7 +24,7 @@ import { AuthTokenRefused, fetchGrantToken, openSocket, UpgradeRefused } from ".
 import { durationBuckets, Metrics } from "./Metrics.js"
 import { RunnerConfig } from "./RunnerConfig.js"
 import { errorPayload, runJavaScript, runPython, TaskFailed } from "./TaskExecution.js"
-import type { TaskLabels } from "./TaskExecution.js"
+import type { TaskAnswer, TaskLabels } from "./TaskExecution.js"
 
 /** Why the runner wants the process to end, and how. */
 export interface StopRequest {
@@ -53,6 +53,26 @@ export interface TaskRunnerShape {
   readonly summary: Effect.Effect<
     { readonly connected: boolean; readonly runningTasks: number; readonly openOffers: number }
   >
+}
+
+/** The answer as n8n's data (the result text, when there is one, travels beside it). */
+const withoutText = (answer: TaskAnswer): TaskResultData => {
+  const data: Record<string, unknown> = { ...answer }
+  delete data["resultJson"]
+  return data as TaskResultData
+}
+
+/**
+ * A `runner:taskdone` message whose result is already JSON text: the message is encoded with a
+ * `null` result (first in `data`), and the text takes its place. The text was checked to be one
+ * JSON value, so it cannot reach outside `result`.
+ */
+const withResultText = (encoded: string, resultJson: Uint8Array): Buffer => {
+  const marker = "\"data\":{\"result\":null"
+  const at = encoded.indexOf(marker)
+  if (at < 0) throw new Error("the taskdone message does not start its data with the result")
+  const head = encoded.slice(0, at + marker.length - "null".length)
+  return Buffer.concat([Buffer.from(head, "utf8"), resultJson, Buffer.from(encoded.slice(at + marker.length), "utf8")])
 }
 
 interface Task {
@@ -193,22 +213,23 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
         }
       }
 
-      const finishTask = (task: Task, outcome: Either.Either<TaskResultData, TaskFailed>) => {
+      const finishTask = (task: Task, answer: Either.Either<TaskAnswer, TaskFailed>) => {
         if (tasks.get(task.taskId) !== task || task.cancelled) return
         tasks.delete(task.taskId)
         let resultBytes = 0
-        if (Either.isRight(outcome)) {
-          const encoded = MessageCodec.encodeRunnerMessage({
-            type: "runner:taskdone",
-            taskId: task.taskId,
-            data: outcome.right
-          })
-          if (Either.isRight(encoded) && encoded.right.length <= maxPayload) {
-            resultBytes = Buffer.byteLength(encoded.right)
-            socket?.send(encoded.right)
+        let outcome: Either.Either<TaskResultData, TaskFailed> = Either.map(answer, withoutText)
+        if (Either.isRight(answer)) {
+          const { resultJson, ...data } = answer.right
+          const encoded = MessageCodec.encodeRunnerMessage({ type: "runner:taskdone", taskId: task.taskId, data })
+          const frame = Either.isLeft(encoded) || resultJson === undefined
+            ? Either.map(encoded, (text) => Buffer.from(text, "utf8"))
+            : Either.right(withResultText(encoded.right, resultJson))
+          if (Either.isRight(frame) && frame.right.length <= maxPayload) {
+            resultBytes = frame.right.length
+            socket?.send(frame.right, { binary: false })
           } else {
-            const message = Either.isLeft(encoded)
-              ? `The result cannot be sent: ${encoded.left.message}`
+            const message = Either.isLeft(frame)
+              ? `The result cannot be sent: ${frame.left.message}`
               : `The result is larger than N8N_RUNNERS_MAX_PAYLOAD (${maxPayload} bytes)`
             outcome = Either.left(new TaskFailed({ kind: "process", payload: { message, description: "" } }))
           }
@@ -318,7 +339,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
             }),
           remainingMs: () => task.deadline - Date.now()
         }
-        const pipeline: Effect.Effect<TaskResultData, TaskFailed> = task.taskType === "javascript"
+        const pipeline: Effect.Effect<TaskAnswer, TaskFailed> = task.taskType === "javascript"
           ? Either.match(MessageCodec.decodeTaskSettings.javascript(message.settings), {
             onLeft: (error) =>
               Effect.fail(new TaskFailed({ kind: "protocol", payload: { message: error.message, description: "" } })),

@@ -37,7 +37,13 @@ export interface ExecutionRequest {
 
 /** A finished task: its result and every console call, in order. */
 export interface ExecutionOutput {
+  /** The result (for JavaScript parsed on first read from `resultJson`). */
   readonly result: unknown
+  /**
+   * JavaScript: the result as the child wrote it, checked to be one JSON value (UTF-8, no
+   * `__proto__` key, within the depth limit) but not parsed — pass it on as text.
+   */
+  readonly resultJson?: Uint8Array
   readonly console: ReadonlyArray<ReadonlyArray<string | null>>
   /** JavaScript with workflow data: what `$execution.customData` holds at the end. */
   readonly customData?: Readonly<Record<string, string>>

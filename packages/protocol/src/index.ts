@@ -13,6 +13,8 @@ export * from "./Constants.js"
 export * as DataRequest from "./DataRequest.js"
 
 /** Opaque JSON passed through untouched. */
+export * from "./JsonText.js"
+
 export * from "./JsonValue.js"
 
 /** Decoding/encoding errors. */

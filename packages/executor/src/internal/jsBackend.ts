@@ -1,7 +1,7 @@
 import {
+  checkJsonText,
   CodeSyntaxError,
   Killed,
-  MessageCodec,
   OutOfMemory,
   ProcessFailed,
   ResultTooLarge,
@@ -9,8 +9,9 @@ import {
   TimedOut
 } from "@taskrunner/protocol"
 import type { ExecutionError, WorkerMessage } from "@taskrunner/protocol"
-import { Duration, Effect, Either, FiberSet } from "effect"
+import { Duration, Effect, FiberSet } from "effect"
 import type { Scope } from "effect"
+import { isUtf8 } from "node:buffer"
 import type { ExecutionOutput, ExecutionRequest, ExecutorOptions } from "../CodeExecutor.js"
 import { permissionFlag } from "../Sandbox.js"
 import type { ProcessLimits, Sandbox } from "../Sandbox.js"
@@ -116,6 +117,24 @@ const startFailed = (exit: WorkerExit) =>
     stderr: exit.stderr
   })
 
+/** A JavaScript task's output: the checked result text, parsed only if someone reads `result`. */
+const resultOutput = (
+  json: Buffer,
+  consoleCalls: ReadonlyArray<ReadonlyArray<string | null>>,
+  extras: Pick<ExecutionOutput, "customData" | "staticData">
+): ExecutionOutput => {
+  let parsed: { value: unknown } | undefined
+  return {
+    ...extras,
+    console: consoleCalls,
+    resultJson: json,
+    get result() {
+      parsed ??= { value: JSON.parse(json.toString("utf8")) }
+      return parsed.value
+    }
+  }
+}
+
 /** Runs one task on a started child; resolves when it answered, failed or died. */
 const runOn = (
   worker: WorkerProcess,
@@ -149,13 +168,16 @@ const runOn = (
             )
           )
         case "Result": {
-          const parsed = MessageCodec.parseJson(event.json, "worker")
+          // Checked as text, not parsed: a large result is passed on without becoming objects here.
+          const problem = isUtf8(event.json)
+            ? checkJsonText(event.json, options.maxResultDepth)
+            : "text that is not UTF-8"
           return finish(
-            Either.isLeft(parsed)
-              ? Effect.fail(
-                new ProcessFailed({ message: `Failed to read result from child process: ${parsed.left.message}` })
+            problem === undefined
+              ? Effect.succeed(resultOutput(event.json, consoleCalls, extras))
+              : Effect.fail(
+                new ProcessFailed({ message: `Failed to read result from child process: invalid JSON: ${problem}` })
               )
-              : Effect.succeed({ result: parsed.right, console: consoleCalls, ...extras })
           )
         }
         case "Message": {
