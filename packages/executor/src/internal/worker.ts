@@ -151,11 +151,8 @@ export class WorkerProcess {
   send(message: WorkerMessage.ToWorker, raw: ReadonlyArray<string> = []): void {
     const encoded = MessageCodec.encodeToWorker(message)
     if (Either.isLeft(encoded)) throw new Error(encoded.left.message)
-    // One write (writev) for the message and its raw frames: one wake-up of the child, not several.
-    this.channel.cork()
     this.channel.write(encodeFrame(encoded.right))
     for (const body of raw) this.channel.write(encodeFrame(body))
-    this.channel.uncork()
   }
 
   /** Closes the channel: the child exits on its own (it has nothing left to do). */
