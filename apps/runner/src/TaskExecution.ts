@@ -13,8 +13,13 @@ export type TaskAnswer = TaskResultData & { readonly resultJson?: Uint8Array }
 
 /** What a task's pipeline needs from the runner around it. */
 export interface TaskIo {
-  /** Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`. */
-  readonly requestData: (params: DataRequest.TaskDataRequestParams) => Effect.Effect<unknown, TaskFailed>
+  /**
+   * Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`: its `data`, and for a
+   * large response the input items apart, as the JSON text they came in (then `data` has none).
+   */
+  readonly requestData: (
+    params: DataRequest.TaskDataRequestParams
+  ) => Effect.Effect<{ readonly data: unknown; readonly itemsJson?: Uint8Array }, TaskFailed>
   /** Relays one console call as a `logNodeOutput` RPC (fire-and-forget, before the task's answer). */
   readonly log: (args: ReadonlyArray<string | null>) => void
   /** Calls a helper on the broker (`runner:rpc`) and waits for its `broker:rpcresponse`. */
@@ -183,8 +188,9 @@ export const runJavaScript = (
     let items: ReadonlyArray<unknown> = []
     let context: Record<string, unknown> = { ...settings.additionalProperties }
     let workflow: typeof WorkerMessage.WorkflowData.Type | undefined
+    let itemsJson: Uint8Array | undefined
     if (settings.nodeMode !== "runCode") {
-      const raw = yield* io.requestData({
+      const { data: raw, itemsJson: text } = yield* io.requestData({
         dataOfNodes: needs.dataOfNodes,
         prevNode: needs.prevNode,
         // Per item, the items are what the snippet runs over, even when it does not read them.
@@ -202,6 +208,7 @@ export const runJavaScript = (
         ...(response.workflow.id === undefined ? {} : { workflowId: response.workflow.id })
       })
       items = response.inputData.main?.[0] ?? []
+      itemsJson = text
       workflow = workflowDataOf(response, deps.timezone)
     }
     const output = yield* execute(deps.executor, {
@@ -213,6 +220,7 @@ export const runJavaScript = (
         ? { _tag: "Raw" }
         : { _tag: "AllItems" },
       items,
+      ...(itemsJson === undefined ? {} : { itemsJson }),
       continueOnFail: settings.continueOnFail ?? false,
       context,
       ...(workflow === undefined ? {} : { workflow }),

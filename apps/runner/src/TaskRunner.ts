@@ -1,7 +1,7 @@
 import type { SecurityAnalyzerShape } from "@taskrunner/analyzer"
 import { SecurityAnalyzer } from "@taskrunner/analyzer"
 import { CodeExecutor } from "@taskrunner/executor"
-import { CloseCode, MessageCodec, Offers, RejectionReason, TimedOut } from "@taskrunner/protocol"
+import { CloseCode, MessageCodec, Offers, RejectionReason, scanJson, TimedOut } from "@taskrunner/protocol"
 import type { BrokerMessage, DataRequest, RunnerMessage, TaskResultData } from "@taskrunner/protocol"
 import {
   Context,
@@ -55,6 +55,26 @@ export interface TaskRunnerShape {
   >
 }
 
+const dataResponseStart = Buffer.from("{\"type\":\"broker:taskdataresponse\"")
+const inputItemsPath = ["data", "inputData", "main", 0] as const
+
+/**
+ * A `broker:taskdataresponse` of 64 KiB or more, split into the message with no input items and
+ * the items' JSON text (checked: one JSON array, no `__proto__` key). Undefined for anything else,
+ * or anything the check refuses: the ordinary decoding then says what is wrong.
+ */
+const splitInputItems = (frame: Buffer): { readonly frame: Buffer; readonly itemsJson: Uint8Array } | undefined => {
+  if (frame.length < 64 * 1024 || !frame.subarray(0, dataResponseStart.length).equals(dataResponseStart)) {
+    return undefined
+  }
+  const { problem, range } = scanJson(frame, 10_000, inputItemsPath)
+  if (problem !== undefined || range === undefined || frame[range[0]] !== 0x5b) return undefined
+  return {
+    frame: Buffer.concat([frame.subarray(0, range[0]), Buffer.from("[]"), frame.subarray(range[1])]),
+    itemsJson: frame.subarray(range[0], range[1])
+  }
+}
+
 /** The answer as n8n's data (the result text, when there is one, travels beside it). */
 const withoutText = (answer: TaskAnswer): TaskResultData => {
   const data: Record<string, unknown> = { ...answer }
@@ -84,7 +104,12 @@ interface Task {
   cancelled: boolean
   fiber: Fiber.RuntimeFiber<void> | undefined
   labels: TaskLabels
-  pendingData: { readonly requestId: string; readonly resume: (data: unknown) => void } | undefined
+  pendingData:
+    | {
+      readonly requestId: string
+      readonly resume: (answer: { readonly data: unknown; readonly itemsJson?: Uint8Array }) => void
+    }
+    | undefined
   /** Helper calls (`runner:rpc`) waiting for their `broker:rpcresponse`, by call id. */
   readonly pendingRpcs: Map<string, (answer: { readonly status: "success" | "error"; readonly data?: unknown }) => void>
 }
@@ -317,9 +342,9 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
         task.status = "running"
         const io = {
           requestData: (requestParams: DataRequest.TaskDataRequestParams) =>
-            Effect.async<unknown, TaskFailed>((resume) => {
+            Effect.async<{ readonly data: unknown; readonly itemsJson?: Uint8Array }, TaskFailed>((resume) => {
               const requestId = newId()
-              task.pendingData = { requestId, resume: (data) => resume(Effect.succeed(data)) }
+              task.pendingData = { requestId, resume: (answer) => resume(Effect.succeed(answer)) }
               send({ type: "runner:taskdatarequest", taskId: task.taskId, requestId, requestParams })
               return Effect.sync(() => {
                 task.pendingData = undefined
@@ -393,7 +418,9 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
       }
 
       const onFrame = (data: MessageCodec.Frame) => {
-        const decoded = MessageCodec.decodeBrokerMessage(data, { maxBytes: maxPayload })
+        // A large data response: its input items stay text (they go to the child as they are).
+        const split = Buffer.isBuffer(data) && data.length <= maxPayload ? splitInputItems(data) : undefined
+        const decoded = MessageCodec.decodeBrokerMessage(split?.frame ?? data, { maxBytes: maxPayload })
         if (Either.isLeft(decoded)) {
           fork(Effect.logWarning(`Ignored a message from the broker: ${decoded.left.message}`))
           return
@@ -421,7 +448,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
             if (task?.pendingData?.requestId === message.requestId) {
               const { resume } = task.pendingData
               task.pendingData = undefined
-              resume(message.data)
+              resume(split === undefined ? { data: message.data } : { data: message.data, itemsJson: split.itemsJson })
             }
             return
           }

@@ -64,6 +64,17 @@ describe("tasks through the mock broker and the runner", () => {
     expect(result[1234]).toEqual({ json: { n: 1234, at: 1234 }, pairedItem: { item: 1234 } })
   })
 
+  it("a large input (over 64 KiB) reaches the snippet whole, all-items and per item", async () => {
+    const items = Array.from({ length: 3000 }, (_, n) => ({ json: { n, text: `item ${n} ${"é".repeat(20)}` } }))
+    const all = await js(
+      "return [{ json: { count: items.length, sum: items.reduce((s, i) => s + i.json.n, 0), last: items.at(-1).json.text } }]",
+      { items }
+    )
+    expect(all.result).toEqual([{ json: { count: 3000, sum: 4498500, last: `item 2999 ${"é".repeat(20)}` } }])
+    const each = await js("return { json: { n: $json.n * 2 } }", { items, nodeMode: "runOnceForEachItem" })
+    expect((each.result as Array<{ json: { n: number } }>).map((i) => i.json.n).slice(-2)).toEqual([5996, 5998])
+  })
+
   it("continueOnFail turns a failure into an item", async () => {
     expect((await js("throw new Error('nope')", { continueOnFail: true })).result).toEqual([{
       json: { error: "nope [line 1]" }

@@ -19,6 +19,11 @@ export interface ExecutionRequest {
   readonly mode: WorkerMessage.ExecutionMode
   /** The input items (per item: the chunk, `mode.startIndex` being the first one's position). */
   readonly items: ReadonlyArray<unknown>
+  /**
+   * The items as JSON text of an array (then `items` is ignored): the runner hands on the input
+   * as the broker sent it, without making it objects and text again.
+   */
+  readonly itemsJson?: Uint8Array
   readonly continueOnFail: boolean
   /** Extra globals for the snippet (JSON), e.g. what the broker answered to a data request. */
   readonly context?: Readonly<Record<string, unknown>>

@@ -6,11 +6,43 @@
  *
  * Returns undefined when the text is fine, or what is wrong with it.
  */
-export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | undefined => {
+export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | undefined =>
+  scanJson(bytes, maxDepth).problem
+
+/**
+ * `checkJsonText`, and where the value at `target` (object keys and array indexes from the top)
+ * is: `range` holds its first byte and the byte after it, when it is there.
+ */
+export const scanJson = (
+  bytes: Uint8Array,
+  maxDepth: number,
+  target?: ReadonlyArray<string | number>
+): { readonly problem?: string; readonly range?: readonly [number, number] } => {
+  const problem = scan(bytes, maxDepth, target)
+  return typeof problem === "string" ? { problem } : problem === undefined ? {} : { range: problem }
+}
+
+const scan = (
+  bytes: Uint8Array,
+  maxDepth: number,
+  target: ReadonlyArray<string | number> | undefined
+): string | readonly [number, number] | undefined => {
   const n = bytes.length
   let i = 0
   // What each open container expects next: 1 = object key, 2 = object value, 3 = array value.
   const stack: Array<number> = []
+  // The key or index each open container is at (only followed as deep as `target` goes).
+  const path: Array<string | number | undefined> = []
+  let start = -1
+  let end = -1
+  const onTarget = () => {
+    if (target === undefined || start >= 0 || stack.length !== target.length) return false
+    for (let k = 0; k < target.length; k++) if (path[k] !== target[k]) return false
+    return true
+  }
+  const valueEnded = () => {
+    if (start >= 0 && end < 0 && stack.length === target!.length) end = i
+  }
   const fail = (what: string) => `${what} at byte ${i}`
 
   const skipSpace = () => {
@@ -109,10 +141,13 @@ export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | und
     if (top === 1) {
       // An object key (or the end of an empty object, handled below).
       if (c !== 0x22) return fail("an object key that is not a string")
-      const start = i
+      const keyStart = i
       const scanned = scanString()
       if (typeof scanned === "string") return scanned
-      if (isProto(start, i, scanned)) return fail("a __proto__ key")
+      if (isProto(keyStart, i, scanned)) return fail("a __proto__ key")
+      if (target !== undefined && stack.length <= target.length) {
+        path[stack.length - 1] = JSON.parse(Buffer.from(bytes.subarray(keyStart, i)).toString("utf8")) as string
+      }
       skipSpace()
       if (bytes[i] !== 0x3a) return fail("a missing ':'")
       i++
@@ -120,6 +155,7 @@ export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | und
       continue
     }
     // A value.
+    if (onTarget()) start = i
     if (c === 0x7b || c === 0x5b) {
       if (stack.length >= maxDepth) return fail(`nesting deeper than ${maxDepth}`)
       i++
@@ -129,6 +165,7 @@ export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | und
         i++
       } else {
         stack.push(c === 0x7b ? 1 : 3)
+        path[stack.length - 1] = c === 0x7b ? undefined : 0
         continue
       }
     } else if (c === 0x22) {
@@ -150,19 +187,26 @@ export const checkJsonText = (bytes: Uint8Array, maxDepth: number): string | und
       if (problem !== undefined) return problem
     }
     // After a value: a comma, or the end of containers, or the end of the text.
+    valueEnded()
     for (;;) {
       skipSpace()
-      if (stack.length === 0) return i === n ? undefined : fail("text after the value")
+      if (stack.length === 0) {
+        if (i !== n) return fail("text after the value")
+        return start >= 0 && end >= 0 ? [start, end] : undefined
+      }
       const open = stack[stack.length - 1]!
       const close = open === 3 ? 0x5d : 0x7d
       if (bytes[i] === 0x2c) {
         i++
         stack[stack.length - 1] = open === 3 ? 3 : 1
+        if (open === 3) path[stack.length - 1] = (path[stack.length - 1] as number) + 1
         break
       }
       if (bytes[i] === close) {
         i++
         stack.pop()
+        path.length = stack.length
+        valueEnded()
         continue
       }
       return fail(open === 3 ? "a missing ',' or ']'" : "a missing ',' or '}'")

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { checkJsonText } from "../src/index.js"
+import { checkJsonText, scanJson } from "../src/index.js"
 
 const check = (text: string, depth = 100) => checkJsonText(Buffer.from(text, "utf8"), depth)
 
@@ -82,5 +82,28 @@ describe("checkJsonText", () => {
       }
       expect(check(text) === undefined, text).toBe(parses)
     }
+  })
+})
+
+describe("scanJson", () => {
+  it("finds the value at a path, whatever it is and wherever it sits", () => {
+    const text = JSON.stringify({
+      type: "broker:taskdataresponse",
+      data: {
+        workflow: { nodes: [{ a: [1, 2] }] },
+        inputData: { main: [[{ json: { n: 1 } }, { json: {} }], []] },
+        x: 1
+      }
+    })
+    const bytes = Buffer.from(text)
+    const found = scanJson(bytes, 100, ["data", "inputData", "main", 0])
+    expect(found.problem).toBeUndefined()
+    const [start, end] = found.range!
+    expect(JSON.parse(text.slice(start, end))).toEqual([{ json: { n: 1 } }, { json: {} }])
+    expect(text.slice(...scanJson(bytes, 100, ["data", "inputData", "main", 1]).range!)).toBe("[]")
+    expect(text.slice(...scanJson(bytes, 100, ["data", "x"]).range!)).toBe("1")
+    expect(text.slice(...scanJson(bytes, 100, ["data", "workflow", "nodes", 0, "a", 1]).range!)).toBe("2")
+    expect(scanJson(bytes, 100, ["data", "missing"]).range).toBeUndefined()
+    expect(scanJson(Buffer.from("{\"a\":[1,}"), 100, ["a"]).problem).toBeTypeOf("string")
   })
 })

@@ -239,7 +239,7 @@ const runOn = (
           ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
           ...(worker.tasksRun + 1 >= options.workerReuse ? { last: true } : {})
         },
-        [JSON.stringify(request.items)]
+        [request.itemsJson ?? JSON.stringify(request.items)]
       )
     } catch (error) {
       finish(Effect.fail(new ProcessFailed({ message: `Cannot send the task to its process: ${String(error)}` })))

@@ -177,7 +177,7 @@ const encodeTask = (
 }
 
 /** The three frames that start a task: the dispatch (for the server), the task and the items (for the child). */
-const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, items: ReadonlyArray<unknown>): Buffer =>
+const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, request: ExecutionRequest): Buffer =>
   Buffer.concat([
     encodeTask({
       type: "dispatch",
@@ -187,7 +187,11 @@ const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, items: ReadonlyA
       maxResultBytes: task.maxResultBytes
     }),
     encodeTask(task),
-    encodeFrame(JSON.stringify(items))
+    encodeFrame(
+      request.itemsJson === undefined
+        ? JSON.stringify(request.items)
+        : Buffer.from(request.itemsJson.buffer, request.itemsJson.byteOffset, request.itemsJson.byteLength)
+    )
   ])
 
 /** A jailed Python process with the framed channel on fd 3. */
@@ -433,7 +437,7 @@ export const makePythonBackend = (
                 written: [],
                 bytes: 0
               })
-              current.write(taskFrames(taskMessage(id, request, options, timeoutSeconds, uid), request.items))
+              current.write(taskFrames(taskMessage(id, request, options, timeoutSeconds, uid), request))
               // Cancelled or interrupted: the server stops the child (SIGTERM, SIGKILL a second later).
               return Effect.sync(() => {
                 const entry = pending.get(id)
@@ -495,7 +499,7 @@ export const makePythonBackend = (
         }),
         ({ payload, process_ }) =>
           Effect.gen(function*() {
-            process_.write(taskFrames(taskMessage(0, request, options, timeoutSeconds, null), request.items))
+            process_.write(taskFrames(taskMessage(0, request, options, timeoutSeconds, null), request))
             const exit = yield* Effect.promise(() => process_.exited)
             return yield* outcome(
               {

@@ -148,11 +148,15 @@ export class WorkerProcess {
   }
 
   /** Sends a message, then raw frames (e.g. the items JSON). */
-  send(message: WorkerMessage.ToWorker, raw: ReadonlyArray<string> = []): void {
+  send(message: WorkerMessage.ToWorker, raw: ReadonlyArray<string | Uint8Array> = []): void {
     const encoded = MessageCodec.encodeToWorker(message)
     if (Either.isLeft(encoded)) throw new Error(encoded.left.message)
     this.channel.write(encodeFrame(encoded.right))
-    for (const body of raw) this.channel.write(encodeFrame(body))
+    for (const body of raw) {
+      this.channel.write(
+        encodeFrame(typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength))
+      )
+    }
   }
 
   /** Closes the channel: the child exits on its own (it has nothing left to do). */
