@@ -11,50 +11,50 @@ export const encodeFrame = (body: string | Buffer): Buffer => {
   return Buffer.concat([header, bytes])
 }
 
-/**
- * What a reader does with an announced frame length: read it, or give up on the stream.
- * `previous` is the frame completed just before (which may not have been handled yet: a chunk
- * can complete several frames at once).
- */
-export type LengthCheck = (length: number, previous: Buffer | undefined) => string | undefined
+/** What a reader does with an announced frame length: read it, or give up on the stream. */
+export type LengthCheck = (length: number) => string | undefined
 
 /**
  * Reassembles frames from stream chunks. Chunks are kept as a list and joined once per frame, so
  * a 25 MB result costs one copy. `check` can refuse a frame by its announced length before any
- * of it is buffered.
+ * of it is buffered. Each frame is handed over as soon as it is complete — before the next one's
+ * length is checked, so what a frame says (a result follows) can decide the next one's limit.
  */
 export class FrameReader {
   private readonly chunks: Array<Buffer> = []
   private buffered = 0
   private expected: number | undefined
   private failed: string | undefined
-  private previous: Buffer | undefined
 
   constructor(private readonly check: LengthCheck = () => undefined) {}
 
-  /** Adds a chunk; returns the frames it completed, or a refusal. */
-  push(chunk: Buffer): { readonly frames: ReadonlyArray<Buffer>; readonly refused?: string } {
-    if (this.failed !== undefined) return { frames: [], refused: this.failed }
+  /**
+   * Adds a chunk and hands each frame it completes to `onFrame` (which returns false to stop
+   * reading: the stream is broken). Returns the refusal of a frame's length, if one came.
+   */
+  push(chunk: Buffer, onFrame: (frame: Buffer) => boolean): string | undefined {
+    if (this.failed !== undefined) return this.failed
     this.chunks.push(chunk)
     this.buffered += chunk.length
-    const frames: Array<Buffer> = []
     for (;;) {
       if (this.expected === undefined) {
-        if (this.buffered < 4) break
+        if (this.buffered < 4) return undefined
         const length = this.take(4).readUInt32BE(0)
-        const refusal = this.check(length, this.previous)
+        const refusal = this.check(length)
         if (refusal !== undefined) {
           this.failed = refusal
-          return { frames, refused: refusal }
+          return refusal
         }
         this.expected = length
       }
-      if (this.buffered < this.expected) break
-      this.previous = this.take(this.expected)
-      frames.push(this.previous)
+      if (this.buffered < this.expected) return undefined
+      const frame = this.take(this.expected)
       this.expected = undefined
+      if (onFrame(frame) === false) {
+        this.failed = "stopped"
+        return undefined
+      }
     }
-    return { frames }
   }
 
   private take(count: number): Buffer {

@@ -216,8 +216,10 @@ class PythonProcess {
     })
     const reader = new FrameReader((length) => (length > maxFrame ? `frame of ${length} bytes` : undefined))
     this.channel.on("data", (chunk: Buffer) => {
-      const { frames, refused } = reader.push(chunk)
-      for (const frame of frames) onFrame(frame)
+      const refused = reader.push(chunk, (frame) => {
+        onFrame(frame)
+        return true
+      })
       if (refused !== undefined) void this.kill()
     })
     this.channel.on("error", () => {})

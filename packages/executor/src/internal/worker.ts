@@ -26,9 +26,6 @@ export type WorkerEvent =
   /** The child broke the channel protocol (malformed or oversized frame): it is killed. */
   | { readonly _tag: "Broken"; readonly reason: string; readonly tooLarge?: number }
 
-/** How the child's successful `done` message starts (it writes `{type, ok, ...}` in that order). */
-const doneOk = Buffer.from("{\"type\":\"done\",\"ok\":true")
-
 const stderrTailBytes = 8 * 1024
 /** Messages (not result payloads) are small; a child announcing a huge one is misbehaving. */
 const maxMessageBytes = 4 * 1024 * 1024
@@ -70,36 +67,35 @@ export class WorkerProcess {
       failReady = reject
     })
     this.ready.catch(() => {})
-    const reader = new FrameReader((length, previous) => {
-      // The result frame follows a successful `done`, which may sit unhandled in the same chunk.
-      const result = this.expectResult || (previous !== undefined && previous.subarray(0, doneOk.length).equals(doneOk))
-      const limit = result ? maxResultBytes : maxMessageBytes
+    // The frame after a successful `done` is the result, with the result's limit.
+    const reader = new FrameReader((length) => {
+      const limit = this.expectResult ? maxResultBytes : maxMessageBytes
       return length > limit ? `a ${length}-byte frame is over the ${limit}-byte limit` : undefined
     })
     let isReady = false
     this.channel.on("data", (chunk: Buffer) => {
-      const { frames, refused } = reader.push(chunk)
-      for (const frame of frames) {
+      const refused = reader.push(chunk, (frame) => {
         if (this.expectResult) {
           this.expectResult = false
           this.emit({ _tag: "Result", json: frame })
-          continue
+          return true
         }
         const decoded = MessageCodec.decodeFromWorker(frame)
         if (Either.isLeft(decoded)) {
           this.emit({ _tag: "Broken", reason: decoded.left.message })
           void this.kill()
-          return
+          return false
         }
         const message = decoded.right
         if (message.type === "ready" && !isReady) {
           isReady = true
           markReady?.()
-          continue
+          return true
         }
         if (message.type === "done" && message.ok) this.expectResult = true
         this.emit({ _tag: "Message", message })
-      }
+        return true
+      })
       if (refused !== undefined) {
         const tooLarge = /^a (\d+)-byte frame/.exec(refused)
         this.emit({
