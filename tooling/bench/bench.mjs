@@ -19,13 +19,18 @@ import { startProcess } from "../lib/processes.mjs"
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..", "..")
 const smoke = process.argv.includes("--smoke")
+// `--only latency,throughput` runs some of the measures (while optimising); output files are then not written.
+const onlyArg = process.argv.find((arg) => arg.startsWith("--only="))?.slice("--only=".length) ??
+  process.argv[process.argv.indexOf("--only") + 1]
+const only = process.argv.some((arg) => arg.startsWith("--only")) ? new Set(onlyArg.split(",")) : undefined
+const wanted = (part) => only === undefined || only.has(part)
 const outDir = join(root, "bench-results")
 const token = "bench-token"
 const concurrency = 4
 const counts = smoke
   ? { latency: 5, throughputTasks: 8, rounds: 1, payloadItems: 2000, payloadRuns: 1, python: 5, spawn: 4, analyzer: 3 }
   : {
-    latency: 200,
+    latency: Number(process.env["BENCH_LATENCY_TASKS"] ?? 200),
     throughputTasks: 120,
     rounds: 3,
     payloadItems: 50_000,
@@ -200,18 +205,48 @@ const treePids = (pid) => {
 
 const trivial = { taskType: "javascript", code: "return items", items: [{ json: { n: 1 } }] }
 
+/** CPU time (ticks) used so far by `pid` and its descendants. */
+const treeCpuTicks = (pid) => {
+  let ticks = 0
+  for (const member of treePids(pid)) {
+    try {
+      const stat = readFileSync(`/proc/${member}/stat`, "utf8")
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+      ticks += Number(fields[11]) + Number(fields[12])
+    } catch {
+      // gone
+    }
+  }
+  return ticks
+}
+
 /**
- * 1. One task at a time, alternating between the runners, with a pause after each task: tasks that
- * arrive one by one (a user clicking "execute"), and no runner's background work (our pool starting
- * the next process) lands in another runner's measurement on this 2-core machine.
+ * Waits until none of the runners' process trees used CPU for 50 ms (at most 3 s): our pool starts
+ * the next process after a task, which takes longer than a fixed pause on a slow machine, and must
+ * not land in the next measurement.
  */
-const settleMs = 150
+const untilIdle = async (runners) => {
+  const deadline = Date.now() + 3000
+  let before = runners.map((r) => treeCpuTicks(r.pid))
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    const now = runners.map((r) => treeCpuTicks(r.pid))
+    if (now.every((ticks, i) => ticks === before[i])) return
+    before = now
+  }
+}
+
+/**
+ * 1. One task at a time, alternating between the runners, each once every runner is idle: tasks
+ * that arrive one by one (a user clicking "execute"), and no runner's background work (our pool
+ * starting the next process) lands in another runner's measurement on this 2-core machine.
+ */
 const latency = async (runners) => {
   const samples = Object.fromEntries(runners.map((r) => [r.name, []]))
   for (let i = 0; i < counts.latency; i++) {
     for (const runner of i % 2 === 0 ? runners : [...runners].reverse()) {
+      await untilIdle(runners)
       samples[runner.name].push(await timed(() => submit(runner.url, trivial)))
-      await new Promise((resolve) => setTimeout(resolve, settleMs))
     }
   }
   return Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, summary(s)]))
@@ -433,75 +468,98 @@ const main = async () => {
     Math.round(totalmem() / 2 ** 30)
   } GiB, Node ${process.version}`
   console.log(`== benchmarks${smoke ? " (smoke)" : ""} on ${machine}`)
-  const ours = { name: "ours", ...(await startRunner("ours")) }
-  const reuse = { name: "ours (reuse)", ...(await startRunner("ours", { N8N_RUNNERS_WORKER_REUSE: "1000" })) }
-  const n8n = { name: "n8n", ...(await startRunner("n8n")) }
-  const runners = [ours, reuse, n8n]
   const results = { machine, smoke, concurrency, n8nRunner: officialRunnerVersion, date: new Date().toISOString() }
-  results.latency = await latency(runners)
-  results.throughput = await throughput(runners)
-  results.payload = await payload([ours, n8n])
-  for (const runner of runners) stop(runner)
-  results.python = await python()
-  results.analyzer = await analyzer()
-  results.spawn = await spawnLimit()
+  if (wanted("latency") || wanted("throughput") || wanted("payload")) {
+    const ours = { name: "ours", ...(await startRunner("ours")) }
+    const reuse = { name: "ours (reuse)", ...(await startRunner("ours", { N8N_RUNNERS_WORKER_REUSE: "1000" })) }
+    const n8n = { name: "n8n", ...(await startRunner("n8n")) }
+    // `--skip-fresh` leaves out ours with a fresh process per task (while optimising the rest).
+    const runners = process.argv.includes("--skip-fresh") ? [reuse, n8n] : [ours, reuse, n8n]
+    for (const [name, env] of Object.entries(JSON.parse(process.env["BENCH_VARIANTS"] ?? "{}"))) {
+      runners.push({ name, ...(await startRunner("ours", env)) })
+    }
+    if (wanted("latency")) results.latency = await latency(runners)
+    if (wanted("throughput")) results.throughput = await throughput(runners)
+    if (wanted("payload")) results.payload = await payload([ours, n8n])
+    for (const runner of runners) stop(runner)
+  }
+  if (wanted("python")) results.python = await python()
+  if (wanted("analyzer")) results.analyzer = await analyzer()
+  if (wanted("spawn") || wanted("throughput")) results.spawn = await spawnLimit()
 
-  printTable(
-    "1. trivial JS task, one at a time, end to end through the task API (ms)",
-    ["runner", "p50", "p95", "p99", "mean", "vs n8n p50"],
-    Object.entries(results.latency).map((
-      [name, s]
-    ) => [name, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.mean), `${(s.p50 / results.latency.n8n.p50).toFixed(2)}x`])
-  )
-  printTable(
-    `2. throughput, ${concurrency} tasks in flight (tasks/s; spawn limit ${
-      results.spawn.startsPerSecond.toFixed(1)
-    }/s)`,
-    ["runner", "tasks/s", "vs n8n", "vs spawn limit"],
-    Object.entries(results.throughput).map(([name, t]) => [
-      name,
-      t.tasksPerSecond.toFixed(1),
-      `${(t.tasksPerSecond / results.throughput.n8n.tasksPerSecond).toFixed(2)}x`,
-      `${(t.tasksPerSecond / results.spawn.startsPerSecond).toFixed(2)}x`
-    ])
-  )
-  printTable(
-    `3. ${results.payload.items} items (${(results.payload.bytes / 2 ** 20).toFixed(1)} MB) all-items round trip`,
-    ["runner", "p50 ms", "max ms", "peak RSS MB", "peak PSS MB", "idle RSS MB", "idle PSS MB"],
-    Object.entries(results.payload.runners).map((
-      [name, p]
-    ) => [
-      name,
-      ms(p.p50),
-      ms(p.p99),
-      p.peakRssMb.toFixed(0),
-      p.peakPssMb.toFixed(0),
-      p.idleRssMb.toFixed(0),
-      p.idlePssMb.toFixed(0)
-    ])
-  )
-  printTable(
-    "4. Python `return _items` end to end through our runner (ms)",
-    ["mode", "p50", "p95", "p99"],
-    Object.entries(results.python).map(([name, s]) => [name, ms(s.p50), ms(s.p95), ms(s.p99)])
-  )
-  printTable(
-    "5. JavaScript analyzer verdicts (ms)",
-    ["size", "cold p50", "cold p95", "cached p50", "cached p95"],
-    Object.entries(results.analyzer).map((
-      [name, a]
-    ) => [
-      name,
-      ms(a.cold.p50),
-      ms(a.cold.p95),
-      (a.cached.p50 * 1000).toFixed(1) + " µs",
-      (a.cached.p95 * 1000).toFixed(1) + " µs"
-    ])
-  )
-  console.log(
-    `\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s`
-  )
+  if (results.latency) {
+    printTable(
+      "1. trivial JS task, one at a time, end to end through the task API (ms)",
+      ["runner", "p50", "p95", "p99", "mean", "vs n8n p50"],
+      Object.entries(results.latency).map((
+        [name, s]
+      ) => [name, ms(s.p50), ms(s.p95), ms(s.p99), ms(s.mean), `${(s.p50 / results.latency.n8n.p50).toFixed(2)}x`])
+    )
+  }
+  if (results.throughput) {
+    printTable(
+      `2. throughput, ${concurrency} tasks in flight (tasks/s; spawn limit ${
+        results.spawn.startsPerSecond.toFixed(1)
+      }/s)`,
+      ["runner", "tasks/s", "vs n8n", "vs spawn limit"],
+      Object.entries(results.throughput).map(([name, t]) => [
+        name,
+        t.tasksPerSecond.toFixed(1),
+        `${(t.tasksPerSecond / results.throughput.n8n.tasksPerSecond).toFixed(2)}x`,
+        `${(t.tasksPerSecond / results.spawn.startsPerSecond).toFixed(2)}x`
+      ])
+    )
+  }
+  if (results.payload) {
+    printTable(
+      `3. ${results.payload.items} items (${(results.payload.bytes / 2 ** 20).toFixed(1)} MB) all-items round trip`,
+      ["runner", "p50 ms", "max ms", "peak RSS MB", "peak PSS MB", "idle RSS MB", "idle PSS MB"],
+      Object.entries(results.payload.runners).map((
+        [name, p]
+      ) => [
+        name,
+        ms(p.p50),
+        ms(p.p99),
+        p.peakRssMb.toFixed(0),
+        p.peakPssMb.toFixed(0),
+        p.idleRssMb.toFixed(0),
+        p.idlePssMb.toFixed(0)
+      ])
+    )
+  }
+  if (results.python) {
+    printTable(
+      "4. Python `return _items` end to end through our runner (ms)",
+      ["mode", "p50", "p95", "p99"],
+      Object.entries(results.python).map(([name, s]) => [name, ms(s.p50), ms(s.p95), ms(s.p99)])
+    )
+  }
+  if (results.analyzer) {
+    printTable(
+      "5. JavaScript analyzer verdicts (ms)",
+      ["size", "cold p50", "cold p95", "cached p50", "cached p95"],
+      Object.entries(results.analyzer).map((
+        [name, a]
+      ) => [
+        name,
+        ms(a.cold.p50),
+        ms(a.cold.p95),
+        (a.cached.p50 * 1000).toFixed(1) + " µs",
+        (a.cached.p95 * 1000).toFixed(1) + " µs"
+      ])
+    )
+  }
+  if (results.spawn) {
+    console.log(
+      `\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s`
+    )
+  }
 
+  if (only !== undefined) {
+    console.log("\n== partial run (--only): no files written")
+    cleanup()
+    process.exit(0)
+  }
   mkdirSync(outDir, { recursive: true })
   const stem = smoke ? "smoke" : "latest"
   writeFileSync(join(outDir, `${stem}.json`), JSON.stringify(results, null, 2) + "\n")

@@ -140,7 +140,7 @@ describe("mock-broker submit", () => {
   const answerNext = async (answer: (taskId: string) => Record<string, unknown>) => {
     const runner = await ScriptedRunner.register(broker, ["javascript", "python"])
     runner.offer("javascript")
-    const { settings, taskId } = await runner.acceptNext()
+    const { settings, taskId } = await runner.acceptNext(20_000)
     runner.send(answer(taskId))
     runner.close()
     return settings

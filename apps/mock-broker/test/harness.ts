@@ -160,9 +160,14 @@ export class ScriptedRunner {
     return this.next(type, ms).then(() => true, () => false)
   }
 
-  /** Accepts the next offer-accept and returns the settings message of that task. */
-  async acceptNext(): Promise<{ readonly taskId: string; readonly settings: Record<string, unknown> }> {
-    const accept = await this.next<Message & { taskId: string }>("broker:taskofferaccept")
+  /**
+   * Accepts the next offer-accept and returns the settings message of that task. `timeoutMs`: how
+   * long the task may take to come (a CLI that submits it first has to start: ~1.5 s here, more under load).
+   */
+  async acceptNext(
+    timeoutMs?: number
+  ): Promise<{ readonly taskId: string; readonly settings: Record<string, unknown> }> {
+    const accept = await this.next<Message & { taskId: string }>("broker:taskofferaccept", timeoutMs)
     this.send({ type: "runner:taskaccepted", taskId: accept.taskId })
     const settings = await this.next<Message & { taskId: string; settings: Record<string, unknown> }>(
       "broker:tasksettings"

@@ -1,6 +1,6 @@
 import { javaScriptDataNeeds } from "@taskrunner/analyzer"
 import type { AnalysisError, SecurityAnalyzerShape } from "@taskrunner/analyzer"
-import type { CodeExecutorShape, ExecutionOutput } from "@taskrunner/executor"
+import type { CodeExecutorShape, ExecutionOutput, ExecutionRequest, TaskHandle } from "@taskrunner/executor"
 import { MessageCodec } from "@taskrunner/protocol"
 import type { DataRequest, ExecutionError, TaskResultData, TaskSettings, WorkerMessage } from "@taskrunner/protocol"
 import { Data, Effect, Either } from "effect"
@@ -14,12 +14,13 @@ export type TaskAnswer = TaskResultData & { readonly resultJson?: Uint8Array }
 /** What a task's pipeline needs from the runner around it. */
 export interface TaskIo {
   /**
-   * Sends `runner:taskdatarequest` and waits for `broker:taskdataresponse`: its `data`, and for a
-   * large response the input items apart, as the JSON text they came in (then `data` has none).
+   * Sends `runner:taskdatarequest`; `answered` gets the `data` of `broker:taskdataresponse`, and
+   * for a large response the input items apart, as the JSON text they came in (then `data` has none).
    */
   readonly requestData: (
-    params: DataRequest.TaskDataRequestParams
-  ) => Effect.Effect<{ readonly data: unknown; readonly itemsJson?: Uint8Array }, TaskFailed>
+    params: DataRequest.TaskDataRequestParams,
+    answered: (answer: { readonly data: unknown; readonly itemsJson?: Uint8Array }) => void
+  ) => void
   /** Relays one console call as a `logNodeOutput` RPC (fire-and-forget, before the task's answer). */
   readonly log: (args: ReadonlyArray<string | null>) => void
   /** Calls a helper on the broker (`runner:rpc`) and waits for its `broker:rpcresponse`. */
@@ -106,12 +107,13 @@ const malformed = (message: string) => new TaskFailed({ kind: "protocol", payloa
 
 const execute = (
   executor: CodeExecutorShape,
-  request: Parameters<CodeExecutorShape["execute"]>[0],
+  request: ExecutionRequest<TaskFailed>,
   language: "javascript" | "python"
 ): Effect.Effect<ExecutionOutput, TaskFailed> =>
-  executor.execute(request).pipe(Effect.mapError((error) => errorPayload(error, language)))
+  executor.execute(request).pipe(
+    Effect.mapError((error) => error instanceof TaskFailed ? error : errorPayload(error, language))
+  )
 
-/** Runs a JavaScript task: analyse, fetch only the data it needs, execute. */
 const text = (value: unknown, fallback = "") => (typeof value === "string" ? value : fallback)
 
 const nodeOf = (node: DataRequest.WorkflowNode) => ({
@@ -168,7 +170,23 @@ export const workflowDataOf = (
   }
 }
 
-export const runJavaScript = (
+/** The answer of a JavaScript task, as it goes into `runner:taskdone`. */
+const answerOf = (output: ExecutionOutput): TaskAnswer => ({
+  // Not `output.result`: reading it would parse the text into objects.
+  ...(output.resultJson === undefined
+    ? { result: output.result }
+    : { result: null, resultJson: output.resultJson }),
+  ...(output.customData === undefined ? {} : { customData: output.customData }),
+  ...(output.staticData === undefined ? {} : { staticData: output.staticData as Record<string, unknown> })
+})
+
+/**
+ * Starts a JavaScript task: analyse, ask the broker for only the data it needs, execute. No fiber:
+ * the analysis is synchronous, the data request goes out first, a child gets the code at once and
+ * compiles it while the broker answers, and the input follows. `done` gets the answer once (not
+ * after `cancel`, which kills the task's process).
+ */
+export const startJavaScript = (
   deps: {
     readonly analyzer: SecurityAnalyzerShape | undefined
     readonly executor: CodeExecutorShape
@@ -176,67 +194,71 @@ export const runJavaScript = (
   },
   settings: TaskSettings.JsTaskSettings,
   io: TaskIo,
-  onLabels: (labels: TaskLabels) => void
-): Effect.Effect<TaskAnswer, TaskFailed> =>
-  Effect.gen(function*() {
-    // Analysis happens in every mode, including the raw `runCode` mode.
-    const needs = deps.analyzer === undefined
-      ? javaScriptDataNeeds(settings.code)
-      : (yield* deps.analyzer.javascript(settings.code).pipe(
-        Effect.mapError((error) => errorPayload(error, "javascript"))
-      )).dataNeeds
-    let items: ReadonlyArray<unknown> = []
-    let context: Record<string, unknown> = { ...settings.additionalProperties }
-    let workflow: typeof WorkerMessage.WorkflowData.Type | undefined
-    let itemsJson: Uint8Array | undefined
-    if (settings.nodeMode !== "runCode") {
-      const { data: raw, itemsJson: text } = yield* io.requestData({
-        dataOfNodes: needs.dataOfNodes,
-        prevNode: needs.prevNode,
-        // Per item, the items are what the snippet runs over, even when it does not read them.
-        input: {
-          include: needs.input || settings.nodeMode === "runOnceForEachItem",
-          ...(settings.chunk === undefined ? {} : { chunk: settings.chunk })
-        },
-        env: needs.env
-      })
-      const response = yield* Either.mapLeft(MessageCodec.decodeDataRequestResponse(raw), (e) => malformed(e.message))
+  onLabels: (labels: TaskLabels) => void,
+  done: (answer: Either.Either<TaskAnswer, TaskFailed>) => void
+): { readonly cancel: () => void } => {
+  // Analysis happens in every mode, including the raw `runCode` mode.
+  const analysis = deps.analyzer === undefined
+    ? Either.right({ dataNeeds: javaScriptDataNeeds(settings.code) })
+    : deps.analyzer.javascript(settings.code)
+  if (Either.isLeft(analysis)) {
+    done(Either.left(errorPayload(analysis.left, "javascript")))
+    return { cancel: () => {} }
+  }
+  const needs = analysis.right.dataNeeds
+  let handle: TaskHandle | undefined
+  let failed = false
+  if (settings.nodeMode !== "runCode") {
+    io.requestData({
+      dataOfNodes: needs.dataOfNodes,
+      prevNode: needs.prevNode,
+      // Per item, the items are what the snippet runs over, even when it does not read them.
+      input: {
+        include: needs.input || settings.nodeMode === "runOnceForEachItem",
+        ...(settings.chunk === undefined ? {} : { chunk: settings.chunk })
+      },
+      env: needs.env
+    }, ({ data, itemsJson }) => {
+      const response = MessageCodec.decodeDataRequestResponse(data)
+      if (Either.isLeft(response)) {
+        failed = true
+        handle?.cancel()
+        return done(Either.left(malformed(response.left.message)))
+      }
+      const { node, workflow } = response.right
       onLabels({
-        nodeName: response.node.name,
-        ...(response.node.id === undefined ? {} : { nodeId: response.node.id }),
-        ...(response.workflow.name === undefined ? {} : { workflowName: response.workflow.name }),
-        ...(response.workflow.id === undefined ? {} : { workflowId: response.workflow.id })
+        nodeName: node.name,
+        ...(node.id === undefined ? {} : { nodeId: node.id }),
+        ...(workflow.name === undefined ? {} : { workflowName: workflow.name }),
+        ...(workflow.id === undefined ? {} : { workflowId: workflow.id })
       })
-      items = response.inputData.main?.[0] ?? []
-      itemsJson = text
-      workflow = workflowDataOf(response, deps.timezone)
-    }
-    const output = yield* execute(deps.executor, {
-      language: "javascript",
-      code: settings.code,
-      mode: settings.nodeMode === "runOnceForEachItem"
-        ? { _tag: "PerItem", startIndex: settings.chunk?.startIndex ?? 0 }
-        : settings.nodeMode === "runCode"
-        ? { _tag: "Raw" }
-        : { _tag: "AllItems" },
-      items,
-      ...(itemsJson === undefined ? {} : { itemsJson }),
-      continueOnFail: settings.continueOnFail ?? false,
-      context,
-      ...(workflow === undefined ? {} : { workflow }),
-      timeoutMs: Math.max(1, io.remainingMs()),
-      onConsole: io.log,
-      onRpc: io.rpc
-    }, "javascript")
-    return {
-      // Not `output.result`: reading it would parse the text into objects.
-      ...(output.resultJson === undefined
-        ? { result: output.result }
-        : { result: null, resultJson: output.resultJson }),
-      ...(output.customData === undefined ? {} : { customData: output.customData }),
-      ...(output.staticData === undefined ? {} : { staticData: output.staticData as Record<string, unknown> })
-    }
+      handle?.provide({
+        items: response.right.inputData.main?.[0] ?? [],
+        ...(itemsJson === undefined ? {} : { itemsJson }),
+        workflow: workflowDataOf(response.right, deps.timezone)
+      })
+    })
+  }
+  handle = deps.executor.startJavaScript({
+    language: "javascript",
+    code: settings.code,
+    mode: settings.nodeMode === "runOnceForEachItem"
+      ? { _tag: "PerItem", startIndex: settings.chunk?.startIndex ?? 0 }
+      : settings.nodeMode === "runCode"
+      ? { _tag: "Raw" }
+      : { _tag: "AllItems" },
+    items: [],
+    continueOnFail: settings.continueOnFail ?? false,
+    context: { ...settings.additionalProperties },
+    timeoutMs: Math.max(1, io.remainingMs()),
+    onConsole: io.log,
+    onRpc: io.rpc
+  }, (outcome) => {
+    if (!failed) done(Either.mapBoth(outcome, { onLeft: (e) => errorPayload(e, "javascript"), onRight: answerOf }))
   })
+  if (settings.nodeMode === "runCode") handle.provide({ items: [] })
+  return handle
+}
 
 /** Runs a Python task: analyse with CPython's own `ast`, then execute; the items travel with the settings. */
 export const runPython = (

@@ -1,6 +1,6 @@
 import type { CodeSyntaxError, SecurityViolation } from "@taskrunner/protocol"
 import { AnalysisFailed } from "@taskrunner/protocol"
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Either, Layer } from "effect"
 import type { DataNeeds } from "./DataNeeds.js"
 import { allDataNeeds } from "./DataNeeds.js"
 import { analyzeJavaScript } from "./JavaScriptAnalysis.js"
@@ -21,8 +21,11 @@ export interface JsAnalysis {
 
 /** Static analysis of Code-node snippets: the first, friendly layer of the defence. */
 export interface SecurityAnalyzerShape {
-  /** Accepts the snippet with its data needs, or refuses it. Cached by code and policy. */
-  readonly javascript: (code: string) => Effect.Effect<JsAnalysis, AnalysisError>
+  /**
+   * Accepts the snippet with its data needs, or refuses it. Cached by code and policy.
+   * Synchronous (an `Either`, which is also an effect): the runner decides before it starts a fiber.
+   */
+  readonly javascript: (code: string) => Either.Either<JsAnalysis, AnalysisError>
   /** Accepts or refuses a Python snippet (CPython's own `ast`, in a helper process). Cached. */
   readonly python: (code: string) => Effect.Effect<void, AnalysisError>
 }
@@ -33,8 +36,8 @@ export const makeJsAnalyzer = (policy: JsPolicy, capacity = 500) => {
   return (code: string): JsVerdict => cache.getOrCompute(code, (c) => analyzeJavaScript(c, policy))
 }
 
-const fromVerdict = (verdict: JsVerdict): Effect.Effect<JsAnalysis, AnalysisError> =>
-  verdict._tag === "Accepted" ? Effect.succeed({ dataNeeds: verdict.dataNeeds }) : Effect.fail(verdict.error)
+const fromVerdict = (verdict: JsVerdict): Either.Either<JsAnalysis, AnalysisError> =>
+  verdict._tag === "Accepted" ? Either.right({ dataNeeds: verdict.dataNeeds }) : Either.left(verdict.error)
 
 const noPython = (code: string): Effect.Effect<void, AnalysisError> =>
   Effect.fail(new AnalysisFailed({ message: `Python analysis is not configured (${code.length} characters refused)` }))
@@ -80,7 +83,7 @@ export class SecurityAnalyzer extends Context.Tag("@taskrunner/analyzer/Security
             Effect.sync(() => a.close()))
         return SecurityAnalyzer.of({
           javascript: (code) =>
-            Effect.suspend(() => fromVerdict(analyze(code))),
+            fromVerdict(analyze(code)),
           python: py === undefined
             ? noPython
             : (code) =>
@@ -99,7 +102,7 @@ export class SecurityAnalyzer extends Context.Tag("@taskrunner/analyzer/Security
     Layer.succeed(
       SecurityAnalyzer,
       SecurityAnalyzer.of({
-        javascript: (code) => Effect.suspend(() => fromVerdict(verdict(code))),
+        javascript: (code) => fromVerdict(verdict(code)),
         python: () => Effect.void
       })
     )

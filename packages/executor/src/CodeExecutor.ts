@@ -12,8 +12,16 @@ import { detectPython } from "./internal/pythonRuntime.js"
 import type { SandboxSetting, SandboxTier, SandboxUnavailable } from "./Sandbox.js"
 import { detectSandbox, permissionFlag } from "./Sandbox.js"
 
-/** One task for the executor. */
-export interface ExecutionRequest {
+/** A JavaScript task's input: its items and n8n's workflow data. */
+export interface ExecutionInput {
+  readonly items: ReadonlyArray<unknown>
+  /** The items as JSON text of an array (then `items` is ignored). */
+  readonly itemsJson?: Uint8Array
+  readonly workflow?: typeof WorkerMessage.WorkflowData.Type
+}
+
+/** One task for the executor (`E`: how its `input` may fail). */
+export interface ExecutionRequest<E = never> {
   readonly language: "javascript" | "python"
   readonly code: string
   readonly mode: WorkerMessage.ExecutionMode
@@ -29,6 +37,12 @@ export interface ExecutionRequest {
   readonly context?: Readonly<Record<string, unknown>>
   /** JavaScript: the workflow behind n8n's Code-node globals (`$`, `$workflow`, `$execution`, ...). */
   readonly workflow?: typeof WorkerMessage.WorkflowData.Type
+  /**
+   * JavaScript: the input, still on its way (the runner is fetching it from the broker). The
+   * child gets the code at once and compiles it while this runs; `items`, `itemsJson` and
+   * `workflow` are then ignored. Its failure is the task's. The timeout counts from its end.
+   */
+  readonly input?: Effect.Effect<ExecutionInput, E>
   /** Overrides the default task timeout. */
   readonly timeoutMs?: number
   /** Called for every console call (JS: as it happens; Python: after the task, before its result). */
@@ -38,6 +52,17 @@ export interface ExecutionRequest {
     name: string,
     params: ReadonlyArray<unknown>
   ) => Promise<{ readonly status: "success" | "error"; readonly data?: unknown }>
+}
+
+/** A JavaScript task on its way: the code is with a child (or soon will be), the input may follow. */
+export interface TaskHandle {
+  /**
+   * Gives the task its input (the first call counts). Until then the child has only the code,
+   * which it compiles meanwhile; the task's timeout counts from here.
+   */
+  readonly provide: (input: ExecutionInput) => void
+  /** Ends the task now: its process is killed and no answer comes. */
+  readonly cancel: () => void
 }
 
 /** A finished task: its result and every console call, in order. */
@@ -163,7 +188,16 @@ export interface CodeExecutorShape {
   /** The interpreter Python tasks run on (the analyser must parse with the same one). */
   readonly pythonPath: string | undefined
   /** Runs one task. Interrupting the effect kills its process. */
-  readonly execute: (request: ExecutionRequest) => Effect.Effect<ExecutionOutput, ExecutionError>
+  readonly execute: <E = never>(request: ExecutionRequest<E>) => Effect.Effect<ExecutionOutput, ExecutionError | E>
+  /**
+   * A JavaScript task without a fiber (the runner's hot path): a child gets the code now and
+   * compiles it, `provide` on the handle gives it the input, `done` gets the outcome once (not
+   * after `cancel`, which kills the process).
+   */
+  readonly startJavaScript: (
+    request: ExecutionRequest<never>,
+    done: (outcome: Either.Either<ExecutionOutput, ExecutionError>) => void
+  ) => TaskHandle
   /** JavaScript children started and waiting, and children running a task (for metrics and tests). */
   readonly stats: Effect.Effect<{
     readonly idle: number
@@ -292,12 +326,21 @@ export class CodeExecutor extends Context.Tag("@taskrunner/executor/CodeExecutor
           languages: python === undefined ? ["javascript"] : ["javascript", "python"],
           pythonUnavailable,
           pythonPath: Either.isRight(runtime) && python !== undefined ? runtime.right.path : undefined,
-          execute: (request) => {
-            const backend = request.language === "javascript" ? js : python
-            if (backend === undefined) {
+          startJavaScript: js.start,
+          execute: <E>(request: ExecutionRequest<E>) => {
+            if (request.language === "javascript") return js.execute(request)
+            if (python === undefined) {
               return Effect.fail(new ProcessFailed({ message: `Python tasks cannot run here: ${pythonUnavailable}` }))
             }
-            return Effect.withSpan(backend.execute(request), "CodeExecutor.execute")
+            // Python's items travel with the task: an input still on its way is awaited first.
+            const { input, ...rest } = request
+            return input === undefined ? python.execute(rest) : Effect.flatMap(input, (data) =>
+              python.execute({
+                ...rest,
+                items: data.itemsJson === undefined
+                  ? data.items
+                  : JSON.parse(Buffer.from(data.itemsJson).toString("utf8")) as ReadonlyArray<unknown>
+              }))
           },
           stats: Effect.sync(() => js.stats()),
           pythonStats: Effect.sync(() => python?.stats())

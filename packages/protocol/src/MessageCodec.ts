@@ -232,6 +232,23 @@ const makeEncoder = <M extends { readonly type: string }>(table: Record<string, 
 export const encodeRunnerMessage: (message: RunnerMessage.RunnerMessage) => Either.Either<string, UnencodableMessage> =
   makeEncoder(RunnerMessage.schemas)
 
+/**
+ * Encodes a message this side built from typed values, without the schema walk of
+ * `encodeRunnerMessage` (the type is the check; a runner sends several per task). Same JSON as
+ * `encodeRunnerMessage` for any message of the schema (a property test holds them together).
+ */
+export const writeRunnerMessage = (message: RunnerMessage.RunnerMessage): Either.Either<string, UnencodableMessage> =>
+  stringify(message)
+
+const stringify = (message: { readonly type: string }): Either.Either<string, UnencodableMessage> => {
+  try {
+    return Either.right(JSON.stringify(message))
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : "JSON.stringify failed"
+    return Either.left(new UnencodableMessage({ messageType: message.type, detail }))
+  }
+}
+
 /** Encodes a message for a broker to send. */
 export const encodeBrokerMessage: (message: BrokerMessage.BrokerMessage) => Either.Either<string, UnencodableMessage> =
   makeEncoder(BrokerMessage.schemas)
@@ -291,8 +308,13 @@ export const decodeFromWorker: (
 export const encodeToWorker: (message: WorkerMessage.ToWorker) => Either.Either<string, UnencodableMessage> =
   makeEncoder({
     task: WorkerMessage.RunTask,
+    input: WorkerMessage.TaskInput,
     rpcResult: WorkerMessage.RpcResult
   })
+
+/** `encodeToWorker` without the schema walk, for messages built from typed values (see `writeRunnerMessage`). */
+export const writeToWorker = (message: WorkerMessage.ToWorker): Either.Either<string, UnencodableMessage> =>
+  stringify(message)
 
 /**
  * Parses JSON that came from outside (a child's result) as data only: never throws, and refuses

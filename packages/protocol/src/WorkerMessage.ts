@@ -58,7 +58,11 @@ export const WorkflowData = Schema.Struct({
   timezone: Schema.String
 })
 
-/** Runner -> child: run this task. Followed by one raw frame: the items as a JSON array. */
+/**
+ * Runner -> child: run this task. Its input follows in two frames, maybe a little later (the
+ * runner may still be fetching it from the broker while the child compiles the code): a
+ * `TaskInput` message, then one raw frame with the items as a JSON array.
+ */
 export const RunTask = Schema.Struct({
   type: Schema.Literal("task"),
   code: Schema.String,
@@ -70,9 +74,14 @@ export const RunTask = Schema.Struct({
   externalAllowed: Schema.Union(Schema.Literal("*"), Schema.Array(Schema.String)),
   maxResultBytes: Schema.Int,
   maxResultDepth: Schema.Int,
-  workflow: optional(WorkflowData),
   /** The child's last task: it need not prepare a context for another. */
   last: optional(Schema.Boolean)
+})
+
+/** Runner -> child: the input of the task it was sent last (the items' raw frame follows). */
+export const TaskInput = Schema.Struct({
+  type: Schema.Literal("input"),
+  workflow: optional(WorkflowData)
 })
 
 /** Runner -> child: the answer to an RPC the child made. */
@@ -84,7 +93,7 @@ export const RpcResult = Schema.Struct({
 })
 
 /** Every message the runner sends to a child. */
-export const ToWorker = Schema.Union(RunTask, RpcResult)
+export const ToWorker = Schema.Union(RunTask, TaskInput, RpcResult)
 
 /** Every message the runner sends to a child. */
 export type ToWorker = typeof ToWorker.Type

@@ -47,7 +47,7 @@ const takeBytes = (count: number): Buffer => {
   return out
 }
 
-channel.on("data", (chunk: Buffer) => {
+const onChunk = (chunk: Buffer) => {
   pending.push(chunk)
   pendingBytes += chunk.length
   for (;;) {
@@ -69,7 +69,8 @@ channel.on("data", (chunk: Buffer) => {
       queued.push(frame)
     }
   }
-})
+}
+channel.on("data", onChunk)
 
 function takePeek(count: number): Buffer {
   const joined = Buffer.concat(pending)
@@ -114,10 +115,13 @@ const send = (message: object): void => {
   channel.write(frameOf(JSON.stringify(message)))
 }
 
+/** Writes the frames in one go (one system call, one wake-up of the runner). */
 const sendThen = (buffers: ReadonlyArray<Buffer>): Promise<void> =>
   new Promise((resolve) => {
+    channel.cork()
     for (let i = 0; i < buffers.length - 1; i++) channel.write(buffers[i]!)
     channel.write(buffers[buffers.length - 1]!, () => resolve())
+    channel.uncork()
   })
 
 // ---------------------------------------------------------------------------------------------
@@ -389,10 +393,14 @@ interface Task {
   readonly externalAllowed: "*" | ReadonlyArray<string>
   readonly maxResultBytes: number
   readonly maxResultDepth: number
-  /** n8n's workflow data for the Code-node globals (absent: only items, `$input`, `$json`). */
-  readonly workflow?: installWorkflowApi.WorkflowData
   /** The child's last task (it exits after it). */
   readonly last?: boolean
+}
+
+/** The second part of a task: its input, which the runner may still be fetching when the task comes. */
+interface TaskInput {
+  /** n8n's workflow data for the Code-node globals (absent: only items, `$input`, `$json`). */
+  readonly workflow?: installWorkflowApi.WorkflowData
 }
 
 // The same wrapper as @taskrunner/protocol's JsCodeWrapper (sloppy, like n8n's runner).
@@ -564,12 +572,16 @@ const prepareContext = () => {
     inputApi: (all: unknown, current: () => unknown) => unknown
   })(host)
   state.contextGlobal = new Script("globalThis").runInContext(context)
+  // n8n's globals, made in the context now; `bindApi` gives them the task's data once it is here.
+  const installApi = workflowApiScript.runInContext(context) as typeof installWorkflowApi
+  const bindApi = installApi(apiHost)
   return {
     state,
     aborted,
     context,
     api,
     apiHost,
+    bindApi,
     allow: (next: Allowance) => {
       allowance = next
     }
@@ -584,9 +596,17 @@ type Prepared = ReturnType<typeof prepareContext>
  */
 let prepared: Prepared | undefined
 
-/** Runs one task; `report` false runs it without a word to the runner (the warm-up). */
-const runTask = async (task: Task, itemsText: string, report = true): Promise<void> => {
-  const { aborted, api, apiHost, context, state, allow } = prepared ?? prepareContext()
+/**
+ * Starts a task from its first part: the code is compiled and the context made ready while the
+ * runner may still be fetching the input from the broker. `run` finishes it once the input is
+ * here; nothing is reported before (the runner always sends the input, and a child must read it
+ * before its next task). `report` false runs it without a word to the runner (the warm-up).
+ */
+const beginTask = (
+  task: Task,
+  report = true
+): { readonly run: (input: TaskInput, itemsText: string) => Promise<void> } => {
+  const { aborted, api, bindApi, state, allow, context } = prepared ?? prepareContext()
   prepared = undefined
   currentTask = state
   allow({ builtin: task.builtinAllowed, external: task.externalAllowed })
@@ -622,7 +642,8 @@ const runTask = async (task: Task, itemsText: string, report = true): Promise<vo
     if (report) await sendThen(payload.resultJson === undefined ? [done] : [done, frameOf(payload.resultJson)])
   }
 
-  let userFunction: () => Promise<unknown>
+  let userFunction: () => Promise<unknown> = async () => undefined
+  let syntaxError: object | undefined
   try {
     userFunction = new Script(`(${codePrefix}${task.code}${codeSuffix})`, { filename: "code.js" }).runInContext(
       context
@@ -630,102 +651,107 @@ const runTask = async (task: Task, itemsText: string, report = true): Promise<vo
   } catch (error) {
     const message = error instanceof Error ? error.message : String(error)
     const line = error instanceof Error ? userLineOf(error.stack ?? "") : undefined
-    return finish(false, {
-      failure: { kind: "SyntaxError", message, ...(line === undefined ? {} : { lineNumber: line }) }
-    })
+    syntaxError = { kind: "SyntaxError", message, ...(line === undefined ? {} : { lineNumber: line }) }
   }
   // Context values arrive as host objects; the user's code gets copies made in its own realm.
-  for (const [name, value] of Object.entries(task.context)) api.set(name, api.parse(JSON.stringify(value)))
+  if (syntaxError === undefined) {
+    for (const [name, value] of Object.entries(task.context)) api.set(name, api.parse(JSON.stringify(value)))
+  }
+  return {
+    run: (input, itemsText) =>
+      syntaxError === undefined ? execute(input, itemsText) : finish(false, { failure: syntaxError })
+  }
 
-  const items = api.parse(itemsText) as Array<Record<string, unknown>>
-  const startIndex = task.mode._tag === "PerItem" ? task.mode.startIndex : 0
-  workflowState = task.workflow === undefined
-    ? undefined
-    : (workflowApiScript.runInContext(context) as typeof installWorkflowApi)(
-      apiHost,
-      api.parse(JSON.stringify(task.workflow)) as installWorkflowApi.WorkflowData,
-      items,
-      startIndex
-    )
-  // n8n calls the snippet with the context as `this` (`this.helpers.httpRequest(...)`).
-  const run = () => userFunction.call(state.contextGlobal)
-  let result: unknown
-  try {
-    if (task.mode._tag === "PerItem") {
-      let current: unknown
-      if (workflowState === undefined) api.set("$input", api.inputApi(items, () => current))
-      const out: Array<unknown> = []
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i]
-        const index = startIndex + i
-        current = item
-        workflowState?.setItem(index)
-        api.set("item", item)
-        api.set("$json", (item as { json?: unknown } | undefined)?.json)
-        api.set("$binary", (item as { binary?: unknown } | undefined)?.binary)
-        api.set("$itemIndex", index)
+  async function execute(input: TaskInput, itemsText: string): Promise<void> {
+    const items = api.parse(itemsText) as Array<Record<string, unknown>>
+    const startIndex = task.mode._tag === "PerItem" ? task.mode.startIndex : 0
+    workflowState = input.workflow === undefined
+      ? undefined
+      : bindApi(
+        api.parse(JSON.stringify(input.workflow)) as installWorkflowApi.WorkflowData,
+        items,
+        startIndex
+      )
+    // n8n calls the snippet with the context as `this` (`this.helpers.httpRequest(...)`).
+    const run = () => userFunction.call(state.contextGlobal)
+    let result: unknown
+    try {
+      if (task.mode._tag === "PerItem") {
+        let current: unknown
+        if (workflowState === undefined) api.set("$input", api.inputApi(items, () => current))
+        const out: Array<unknown> = []
+        for (let i = 0; i < items.length; i++) {
+          const item = items[i]
+          const index = startIndex + i
+          current = item
+          workflowState?.setItem(index)
+          api.set("item", item)
+          api.set("$json", (item as { json?: unknown } | undefined)?.json)
+          api.set("$binary", (item as { binary?: unknown } | undefined)?.binary)
+          api.set("$itemIndex", index)
+          try {
+            const value = await Promise.race([run(), aborted])
+            if (!value) continue
+            const record = value as Record<string, unknown>
+            const json = typeof value === "object" && "json" in record
+              ? record["json"]
+              : typeof value === "object" && "binary" in record
+              ? {}
+              : value
+            out.push({
+              json,
+              pairedItem: { item: index },
+              ...(typeof value === "object" && record["binary"] ? { binary: record["binary"] } : {})
+            })
+          } catch (error) {
+            if (!task.continueOnFail) throw describeThrown(error)
+            out.push({ json: { error: n8nMessage(describeThrown(error)) }, pairedItem: { item: index } })
+          }
+        }
+        result = out
+      } else {
+        api.set("items", items)
+        if (workflowState === undefined) api.set("$input", api.inputApi(items, () => items[0]))
+        api.set("$json", items[0]?.["json"])
         try {
-          const value = await Promise.race([run(), aborted])
-          if (!value) continue
-          const record = value as Record<string, unknown>
-          const json = typeof value === "object" && "json" in record
-            ? record["json"]
-            : typeof value === "object" && "binary" in record
-            ? {}
-            : value
-          out.push({
-            json,
-            pairedItem: { item: index },
-            ...(typeof value === "object" && record["binary"] ? { binary: record["binary"] } : {})
-          })
+          result = await Promise.race([run(), aborted])
         } catch (error) {
           if (!task.continueOnFail) throw describeThrown(error)
-          out.push({ json: { error: n8nMessage(describeThrown(error)) }, pairedItem: { item: index } })
+          result = [{ json: { error: n8nMessage(describeThrown(error)) } }]
         }
+        if (task.mode._tag === "AllItems" && (result === null || result === undefined)) result = []
       }
-      result = out
-    } else {
-      api.set("items", items)
-      if (workflowState === undefined) api.set("$input", api.inputApi(items, () => items[0]))
-      api.set("$json", items[0]?.["json"])
-      try {
-        result = await Promise.race([run(), aborted])
-      } catch (error) {
-        if (!task.continueOnFail) throw describeThrown(error)
-        result = [{ json: { error: n8nMessage(describeThrown(error)) } }]
-      }
-      if (task.mode._tag === "AllItems" && (result === null || result === undefined)) result = []
+    } catch (failure) {
+      const described =
+        typeof failure === "object" && failure !== null && (failure as { kind?: unknown }).kind === "RuntimeError"
+          ? failure as ReturnType<typeof describeThrown>
+          : describeThrown(failure)
+      return finish(false, {
+        failure: isOutOfMemory(described) ? { kind: "OutOfMemory", message: described.message } : described
+      })
     }
-  } catch (failure) {
-    const described =
-      typeof failure === "object" && failure !== null && (failure as { kind?: unknown }).kind === "RuntimeError"
-        ? failure as ReturnType<typeof describeThrown>
-        : describeThrown(failure)
-    return finish(false, {
-      failure: isOutOfMemory(described) ? { kind: "OutOfMemory", message: described.message } : described
-    })
-  }
 
-  let json: string | undefined
-  try {
-    json = JSON.stringify(result)
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error)
-    if (error instanceof RangeError && /call stack/.test(message)) {
-      return finish(false, { failure: { kind: "ResultTooDeep", depth: task.maxResultDepth + 1 } })
+    let json: string | undefined
+    try {
+      json = JSON.stringify(result)
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error)
+      if (error instanceof RangeError && /call stack/.test(message)) {
+        return finish(false, { failure: { kind: "ResultTooDeep", depth: task.maxResultDepth + 1 } })
+      }
+      return finish(false, {
+        failure: isOutOfMemory({ message })
+          ? { kind: "OutOfMemory", message }
+          : { kind: "ResultNotSerializable", message }
+      })
     }
-    return finish(false, {
-      failure: isOutOfMemory({ message })
-        ? { kind: "OutOfMemory", message }
-        : { kind: "ResultNotSerializable", message }
-    })
+    if (json === undefined) json = "null"
+    const bytes = Buffer.byteLength(json, "utf8")
+    if (bytes > task.maxResultBytes) return finish(false, { failure: { kind: "ResultTooLarge", bytes } })
+    const depth = jsonDepth(json)
+    if (depth > task.maxResultDepth) return finish(false, { failure: { kind: "ResultTooDeep", depth } })
+    return finish(true, { resultJson: json })
   }
-  if (json === undefined) json = "null"
-  const bytes = Buffer.byteLength(json, "utf8")
-  if (bytes > task.maxResultBytes) return finish(false, { failure: { kind: "ResultTooLarge", bytes } })
-  const depth = jsonDepth(json)
-  if (depth > task.maxResultDepth) return finish(false, { failure: { kind: "ResultTooDeep", depth } })
-  return finish(true, { resultJson: json })
 }
 
 // A failure outside the awaited chain (a throwing timer callback) fails the running task.
@@ -746,7 +772,7 @@ process.on("unhandledRejection", () => {
  * them then). Paid here, while the child waits in the pool, not by the first real task.
  */
 const warmUp = () =>
-  runTask(
+  beginTask(
     {
       code:
         "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
@@ -756,7 +782,11 @@ const warmUp = () =>
       builtinAllowed: [],
       externalAllowed: [],
       maxResultBytes: 1024 * 1024,
-      maxResultDepth: 100,
+      maxResultDepth: 100
+    },
+    false
+  ).run(
+    {
       workflow: {
         workflow: { id: "", name: "", active: false },
         staticData: {},
@@ -775,8 +805,7 @@ const warmUp = () =>
         timezone: "UTC"
       }
     },
-    "[{\"json\":{\"n\":1}}]",
-    false
+    "[{\"json\":{\"n\":1}}]"
   )
 
 const main = async () => {
@@ -787,8 +816,10 @@ const main = async () => {
   for (;;) {
     const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task
     if (header.type !== "task") continue
+    const task = beginTask(header)
+    const input = JSON.parse((await nextFrame()).toString("utf8")) as TaskInput
     const itemsText = (await nextFrame()).toString("utf8")
-    await runTask(header, itemsText)
+    await task.run(input, itemsText)
     // Ready for another, unless this was the last.
     if (header.last !== true) {
       setImmediate(() => {

@@ -7,14 +7,13 @@
  * (`installWorkflowApi.toString()`) inside each task's context, so every object and function it
  * makes belongs to that context (whose `Function` cannot compile strings). It must therefore use
  * nothing from this module's scope: only its parameters and the context's own globals.
+ *
+ * It runs in two steps: the globals' functions are made when the context is prepared (before the
+ * task comes), and the returned `bind` gives them the task's data once it is here. A context
+ * serves one task, so `bind` is called once.
  */
 
-function installWorkflowApi(
-  host: installWorkflowApi.ApiHost,
-  data: installWorkflowApi.WorkflowData,
-  items: ReadonlyArray<installWorkflowApi.Item>,
-  startIndex: number
-): installWorkflowApi.ApiState {
+function installWorkflowApi(host: installWorkflowApi.ApiHost): installWorkflowApi.Bind {
   "use strict"
   const g = globalThis as unknown as Record<string, unknown>
   const define = (name: string, value: unknown) =>
@@ -40,8 +39,12 @@ function installWorkflowApi(
     throw error
   }
 
-  let itemIndex = startIndex
-  const nodeByName = new Map(data.nodes.map((node) => [node.name, node]))
+  // The task's data, set by `bind`.
+  let data = undefined as unknown as installWorkflowApi.WorkflowData
+  let items: ReadonlyArray<Item> = []
+  let startIndex = 0
+  let itemIndex = 0
+  let nodeByName = new Map<string, installWorkflowApi.WorkflowData["node"]>()
   const parametersOf = (node: { readonly parameters?: unknown } | undefined) =>
     (node?.parameters ?? {}) as Record<string, unknown>
 
@@ -136,7 +139,6 @@ function installWorkflowApi(
       }
     })
   )
-  define("$prevNode", data.previousNode ?? {})
   define(
     "$input",
     Object.freeze({
@@ -154,17 +156,9 @@ function installWorkflowApi(
     })
   )
 
-  // --- The node, the workflow, the execution ------------------------------------------------
+  // --- The execution ---------------------------------------------------------------------------
 
-  define("$runIndex", data.runIndex)
-  define("$mode", data.mode)
-  define("$nodeId", data.node.id)
-  define("$nodeVersion", data.node.typeVersion)
-  define("$parameter", parametersOf(data.node))
-  define("$workflow", Object.freeze({ ...data.workflow }))
-  define("$vars", Object.freeze({ ...data.variables }))
-
-  const customData: Record<string, string> = { ...data.customData }
+  let customData: Record<string, string> = {}
   const setCustom = (key: unknown, value: unknown) => {
     if (typeof key !== "string") fail("Custom data key must be a string")
     if (Object.keys(customData).length >= 10 && !((key as string) in customData)) {
@@ -172,26 +166,17 @@ function installWorkflowApi(
     }
     customData[(key as string).slice(0, 50)] = String(value).slice(0, 255)
   }
-  define(
-    "$execution",
-    Object.freeze({
-      id: data.executionId,
-      mode: data.mode === "manual" ? "test" : "production",
-      resumeUrl: data.resumeUrl,
-      resumeFormUrl: data.resumeFormUrl,
-      customData: Object.freeze({
-        set: setCustom,
-        setAll: (values: Record<string, unknown>) => {
-          for (const [key, value] of Object.entries(values ?? {})) setCustom(key, value)
-        },
-        get: (key: string) => customData[key],
-        getAll: () => ({ ...customData })
-      })
-    })
-  )
+  const customDataApi = Object.freeze({
+    set: setCustom,
+    setAll: (values: Record<string, unknown>) => {
+      for (const [key, value] of Object.entries(values ?? {})) setCustom(key, value)
+    },
+    get: (key: string) => customData[key],
+    getAll: () => ({ ...customData })
+  })
 
-  const staticData = data.staticData
-  const staticBefore = JSON.stringify(staticData)
+  let staticData: Record<string, unknown> = {}
+  let staticBefore = "{}"
   define("$getWorkflowStaticData", (type: unknown) => {
     if (type !== "global" && type !== "node") {
       return fail(`The static data of type "${String(type)}" is not known. Valid types are "global" and "node".`)
@@ -203,16 +188,9 @@ function installWorkflowApi(
     return staticData[key]
   })
 
-  if (data.env.blocked) {
-    define(
-      "$env",
-      new Proxy({}, {
-        get: () => fail("access to env vars denied")
-      })
-    )
-  } else {
-    define("$env", Object.freeze({ ...data.env.values }))
-  }
+  const blockedEnv = new Proxy({}, {
+    get: () => fail("access to env vars denied")
+  })
 
   // --- Dates and queries ----------------------------------------------------------------------
 
@@ -294,12 +272,45 @@ function installWorkflowApi(
   }
   define("helpers", Object.freeze(helpers))
 
-  return {
+  const state: installWorkflowApi.ApiState = Object.freeze({
     customData: () => ({ ...customData }),
     staticData: () => (JSON.stringify(staticData) === staticBefore ? undefined : staticData),
     setItem: (index: number) => {
       itemIndex = index
     }
+  })
+
+  // --- The task's data: the node, the workflow, the execution ---------------------------------
+
+  return (taskData, taskItems, taskStartIndex) => {
+    data = taskData
+    items = taskItems
+    startIndex = taskStartIndex
+    itemIndex = taskStartIndex
+    nodeByName = new Map(data.nodes.map((node) => [node.name, node]))
+    customData = { ...data.customData }
+    staticData = data.staticData
+    staticBefore = JSON.stringify(staticData)
+    define("$prevNode", data.previousNode ?? {})
+    define("$runIndex", data.runIndex)
+    define("$mode", data.mode)
+    define("$nodeId", data.node.id)
+    define("$nodeVersion", data.node.typeVersion)
+    define("$parameter", parametersOf(data.node))
+    define("$workflow", Object.freeze({ ...data.workflow }))
+    define("$vars", Object.freeze({ ...data.variables }))
+    define(
+      "$execution",
+      Object.freeze({
+        id: data.executionId,
+        mode: data.mode === "manual" ? "test" : "production",
+        resumeUrl: data.resumeUrl,
+        resumeFormUrl: data.resumeFormUrl,
+        customData: customDataApi
+      })
+    )
+    define("$env", data.env.blocked ? blockedEnv : Object.freeze({ ...data.env.values }))
+    return state
   }
 }
 
@@ -349,6 +360,9 @@ declare namespace installWorkflowApi {
     /** Evaluates a bundled library (luxon, jmespath) in the context, once per task; returns its exports. */
     readonly library: (name: "luxon" | "jmespath") => unknown
   }
+
+  /** Gives the globals the task's data and input items (`startIndex`: the first item's position). */
+  export type Bind = (data: WorkflowData, items: ReadonlyArray<Item>, startIndex: number) => ApiState
 
   /** What the child reads back after the task: the custom data, and the static data if it changed. */
   export interface ApiState {

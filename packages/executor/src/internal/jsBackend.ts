@@ -9,10 +9,10 @@ import {
   TimedOut
 } from "@taskrunner/protocol"
 import type { ExecutionError, WorkerMessage } from "@taskrunner/protocol"
-import { Duration, Effect, FiberSet } from "effect"
+import { Effect, Either, FiberSet } from "effect"
 import type { Scope } from "effect"
 import { isUtf8 } from "node:buffer"
-import type { ExecutionOutput, ExecutionRequest, ExecutorOptions } from "../CodeExecutor.js"
+import type { ExecutionInput, ExecutionOutput, ExecutionRequest, ExecutorOptions, TaskHandle } from "../CodeExecutor.js"
 import { permissionFlag } from "../Sandbox.js"
 import type { ProcessLimits, Sandbox } from "../Sandbox.js"
 import type { WorkerEvent, WorkerExit } from "./worker.js"
@@ -135,126 +135,33 @@ const resultOutput = (
   }
 }
 
-/** Runs one task on a started child; resolves when it answered, failed or died. */
-const runOn = (
-  worker: WorkerProcess,
-  request: ExecutionRequest,
-  options: ExecutorOptions,
-  timeoutSeconds: number
-): Effect.Effect<ExecutionOutput, ExecutionError> =>
-  Effect.async<ExecutionOutput, ExecutionError>((resume) => {
-    worker.answered = false
-    const consoleCalls: Array<ReadonlyArray<string | null>> = []
-    let extras: Pick<ExecutionOutput, "customData" | "staticData"> = {}
-    let settled = false
-    const finish = (outcome: Effect.Effect<ExecutionOutput, ExecutionError>) => {
-      if (settled) return
-      settled = true
-      worker.listen(undefined)
-      resume(outcome)
-    }
-    const logged = (args: ReadonlyArray<string | null>) => {
-      consoleCalls.push(args)
-      request.onConsole?.(args)
-    }
-    worker.listen((event: WorkerEvent) => {
-      switch (event._tag) {
-        case "Broken":
-          return finish(
-            Effect.fail(
-              event.tooLarge === undefined
-                ? new ProcessFailed({ message: `Failed to read result from child process: ${event.reason}` })
-                : new ResultTooLarge({ bytes: event.tooLarge, limitBytes: options.maxResultBytes })
-            )
-          )
-        case "Result": {
-          // Checked as text, not parsed: a large result is passed on without becoming objects here.
-          const problem = isUtf8(event.json)
-            ? checkJsonText(event.json, options.maxResultDepth)
-            : "text that is not UTF-8"
-          return finish(
-            problem === undefined
-              ? Effect.succeed(resultOutput(event.json, consoleCalls, extras))
-              : Effect.fail(
-                new ProcessFailed({ message: `Failed to read result from child process: invalid JSON: ${problem}` })
-              )
-          )
-        }
-        case "Message": {
-          const message = event.message
-          switch (message.type) {
-            case "console":
-              return logged(message.args)
-            case "rpc": {
-              const answer = request.onRpc === undefined
-                ? Promise.resolve({ status: "error" as const, data: "Method not allowed" })
-                : request.onRpc(message.name, message.params).catch((error: unknown) => ({
-                  status: "error" as const,
-                  data: error instanceof Error ? error.message : String(error)
-                }))
-              void answer.then((reply) => {
-                if (!settled && worker.alive) worker.send({ type: "rpcResult", id: message.id, ...reply })
-              })
-              return
-            }
-            case "done": {
-              worker.answered = true
-              if (message.droppedConsoleCalls > 0) {
-                logged([`[Output truncated - ${message.droppedConsoleCalls} more print statements]`])
-              }
-              extras = {
-                ...(message.customData === undefined ? {} : { customData: message.customData }),
-                ...(message.staticData === undefined ? {} : { staticData: message.staticData })
-              }
-              if (!message.ok) {
-                return finish(
-                  Effect.fail(
-                    message.failure === undefined
-                      ? new ProcessFailed({ message: "Process completed but returned no result" })
-                      : failureError(message.failure, options)
-                  )
-                )
-              }
-              return // the result frame follows
-            }
-            case "ready":
-              return
-          }
-        }
-      }
-    })
-    void worker.exited.then((exit) => finish(Effect.fail(exitError(exit, options, timeoutSeconds))))
-    try {
-      worker.send(
-        {
-          type: "task",
-          code: request.code,
-          mode: request.mode,
-          continueOnFail: request.continueOnFail,
-          context: request.context ?? {},
-          builtinAllowed: options.allowBuiltin,
-          externalAllowed: options.allowExternal,
-          maxResultBytes: options.maxResultBytes,
-          maxResultDepth: options.maxResultDepth,
-          ...(request.workflow === undefined ? {} : { workflow: request.workflow }),
-          ...(worker.tasksRun + 1 >= options.workerReuse ? { last: true } : {})
-        },
-        [request.itemsJson ?? JSON.stringify(request.items)]
-      )
-    } catch (error) {
-      finish(Effect.fail(new ProcessFailed({ message: `Cannot send the task to its process: ${String(error)}` })))
-    }
-    // Interruption (deadline, cancel, shutdown) kills the child and everything it started.
-    return Effect.sync(() => {
-      settled = true
-      worker.listen(undefined)
-      void worker.kill()
-    })
+/** Sends a task's first part to a started child: the code and settings. */
+const sendTask = (worker: WorkerProcess, request: ExecutionRequest<unknown>, options: ExecutorOptions): void => {
+  worker.answered = false
+  worker.send({
+    type: "task",
+    code: request.code,
+    mode: request.mode,
+    continueOnFail: request.continueOnFail,
+    context: request.context ?? {},
+    builtinAllowed: options.allowBuiltin,
+    externalAllowed: options.allowExternal,
+    maxResultBytes: options.maxResultBytes,
+    maxResultDepth: options.maxResultDepth,
+    ...(worker.tasksRun + 1 >= options.workerReuse ? { last: true } : {})
   })
+}
+
+/** The input a request carries itself (no `input` effect). */
+const inputOf = (request: ExecutionRequest<unknown>): ExecutionInput => ({
+  items: request.items,
+  ...(request.itemsJson === undefined ? {} : { itemsJson: request.itemsJson }),
+  ...(request.workflow === undefined ? {} : { workflow: request.workflow })
+})
 
 /** What a language backend offers the executor. */
 export interface Backend {
-  readonly execute: (request: ExecutionRequest) => Effect.Effect<ExecutionOutput, ExecutionError>
+  readonly execute: <E>(request: ExecutionRequest<E>) => Effect.Effect<ExecutionOutput, ExecutionError | E>
   readonly stats: () => {
     readonly idle: number
     readonly busy: number
@@ -263,15 +170,24 @@ export interface Backend {
   }
 }
 
+/** The JavaScript backend: `execute`, and `start`, the callback form the runner's hot path uses. */
+export interface JsBackend extends Backend {
+  readonly start: (
+    request: ExecutionRequest<never>,
+    done: (outcome: Either.Either<ExecutionOutput, ExecutionError>) => void
+  ) => TaskHandle
+}
+
 /** Starts the pool; closing the scope kills every child. */
 export const makeJsBackend = (
   options: ExecutorOptions,
   sandbox: Sandbox,
   scripts: string
-): Effect.Effect<Backend, never, Scope.Scope> =>
+): Effect.Effect<JsBackend, never, Scope.Scope> =>
   Effect.gen(function*() {
     const limits = jsLimits(options)
     const fibers = yield* FiberSet.make()
+    const runInPool = yield* FiberSet.runtime(fibers)<never>()
     const idle: Array<WorkerProcess> = []
     const all = new Set<WorkerProcess>()
     const usedUids = new Set<number>()
@@ -347,40 +263,43 @@ export const makeJsBackend = (
      * loop for a moment and its start-up competes for the CPU: done from `release`, that happens
      * after the task's answer has gone out, not while the task runs.
      */
-    const refillSoon = FiberSet.run(fibers, Effect.zipRight(Effect.sleep(0), refill))
+    const refillSoon = () => {
+      setImmediate(() => runInPool(refill))
+    }
 
-    const acquire: Effect.Effect<WorkerProcess, ProcessFailed> = Effect.suspend(() => {
+    /**
+     * A ready child, now or when one has started (`null`: it failed to start, with why). In reuse
+     * mode the child used last comes first: it is the one whose code and caches are warm.
+     */
+    const acquire = (got: (worker: WorkerProcess | ExecutionError) => void): void => {
       while (idle.length > 0) {
-        const worker = idle.shift()!
-        if (worker.alive) return Effect.succeed(worker)
+        const worker = idle.pop()!
+        if (worker.alive) return got(worker)
       }
       // The pool ran dry (more tasks than warm children): start refilling now.
       const worker = spawnWorker()
-      return Effect.zipRight(
-        FiberSet.run(fibers, refill),
-        Effect.tryPromise({ try: () => worker.ready, catch: (exit) => startFailed(exit as WorkerExit) }).pipe(
-          Effect.as(worker)
-        )
-      )
-    })
+      runInPool(refill)
+      worker.ready.then(() => got(worker), (exit: WorkerExit) => got(startFailed(exit)))
+    }
 
-    const release = (worker: WorkerProcess) =>
-      Effect.sync(() => {
-        worker.tasksRun++
-        // Only a child that answered its task normally may run another one; one that timed
-        // out, crashed, broke the protocol or was cancelled is gone.
-        if (
-          worker.answered && worker.alive && !closing && worker.tasksRun < options.workerReuse &&
-          idle.length < options.poolSize
-        ) {
-          idle.push(worker)
-        } else if (worker.alive) {
-          worker.retire()
-          // It should exit at once; if it does not (a stuck timer in user code), it is killed.
-          const timer = setTimeout(() => void worker.kill(), 2000)
-          void worker.exited.then(() => clearTimeout(timer))
-        }
-      })
+    const release = (worker: WorkerProcess) => {
+      busy.delete(worker)
+      worker.tasksRun++
+      // Only a child that answered its task normally may run another one; one that timed
+      // out, crashed, broke the protocol or was cancelled is gone.
+      if (
+        worker.answered && worker.alive && !closing && worker.tasksRun < options.workerReuse &&
+        idle.length < options.poolSize
+      ) {
+        idle.push(worker)
+      } else if (worker.alive) {
+        worker.retire()
+        // It should exit at once; if it does not (a stuck timer in user code), it is killed.
+        const timer = setTimeout(() => void worker.kill(), 2000)
+        void worker.exited.then(() => clearTimeout(timer))
+      }
+      refillSoon()
+    }
 
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -390,25 +309,183 @@ export const makeJsBackend = (
     )
     yield* FiberSet.run(fibers, refill)
 
-    const execute = (request: ExecutionRequest): Effect.Effect<ExecutionOutput, ExecutionError> => {
+    /**
+     * Runs one task with callbacks, no fiber: a child is taken from the pool and gets the code at
+     * once; the input follows through `provide`. `done` is called once, unless the task is cancelled.
+     */
+    const start = (
+      request: ExecutionRequest<never>,
+      done: (outcome: Either.Either<ExecutionOutput, ExecutionError>) => void
+    ): TaskHandle => {
       const timeoutMs = request.timeoutMs ?? options.taskTimeoutMs
       const timeoutSeconds = Math.round(timeoutMs / 1000)
-      return Effect.acquireUseRelease(
-        Effect.tap(acquire, (worker) => Effect.sync(() => busy.add(worker))),
-        (worker) =>
-          runOn(worker, request, options, timeoutSeconds).pipe(
-            Effect.timeoutFail({
-              duration: Duration.millis(timeoutMs),
-              onTimeout: () => new TimedOut({ timeoutSeconds })
-            })
-          ),
-        (worker) =>
-          Effect.zipRight(Effect.sync(() => busy.delete(worker)), release(worker)).pipe(Effect.zipRight(refillSoon))
-      )
+      let worker: WorkerProcess | undefined
+      let input: ExecutionInput | undefined
+      let inputSent = false
+      let settled = false
+      let deadline: ReturnType<typeof setTimeout> | undefined
+      const consoleCalls: Array<ReadonlyArray<string | null>> = []
+      let extras: Pick<ExecutionOutput, "customData" | "staticData"> = {}
+
+      const end = () => {
+        settled = true
+        clearTimeout(deadline)
+        if (worker !== undefined) {
+          worker.listen(undefined)
+          release(worker)
+        }
+      }
+      const finish = (outcome: Either.Either<ExecutionOutput, ExecutionError>) => {
+        if (settled) return
+        end()
+        done(outcome)
+      }
+      const fail = (error: ExecutionError) => {
+        // A child that did not answer normally is killed with everything it started.
+        if (worker !== undefined && !worker.answered) void worker.kill()
+        finish(Either.left(error))
+      }
+      const logged = (args: ReadonlyArray<string | null>) => {
+        consoleCalls.push(args)
+        request.onConsole?.(args)
+      }
+
+      const onEvent = (event: WorkerEvent) => {
+        switch (event._tag) {
+          case "Broken":
+            return fail(
+              event.tooLarge === undefined
+                ? new ProcessFailed({ message: `Failed to read result from child process: ${event.reason}` })
+                : new ResultTooLarge({ bytes: event.tooLarge, limitBytes: options.maxResultBytes })
+            )
+          case "Result": {
+            // Checked as text, not parsed: a large result is passed on without becoming objects here.
+            const problem = isUtf8(event.json)
+              ? checkJsonText(event.json, options.maxResultDepth)
+              : "text that is not UTF-8"
+            return problem === undefined
+              ? finish(Either.right(resultOutput(event.json, consoleCalls, extras)))
+              : fail(
+                new ProcessFailed({ message: `Failed to read result from child process: invalid JSON: ${problem}` })
+              )
+          }
+          case "Message": {
+            const message = event.message
+            switch (message.type) {
+              case "console":
+                return logged(message.args)
+              case "rpc": {
+                const answer = request.onRpc === undefined
+                  ? Promise.resolve({ status: "error" as const, data: "Method not allowed" })
+                  : request.onRpc(message.name, message.params).catch((error: unknown) => ({
+                    status: "error" as const,
+                    data: error instanceof Error ? error.message : String(error)
+                  }))
+                const asker = worker
+                void answer.then((reply) => {
+                  if (!settled && asker?.alive === true) asker.send({ type: "rpcResult", id: message.id, ...reply })
+                })
+                return
+              }
+              case "done": {
+                worker!.answered = true
+                if (message.droppedConsoleCalls > 0) {
+                  logged([`[Output truncated - ${message.droppedConsoleCalls} more print statements]`])
+                }
+                extras = {
+                  ...(message.customData === undefined ? {} : { customData: message.customData }),
+                  ...(message.staticData === undefined ? {} : { staticData: message.staticData })
+                }
+                if (!message.ok) {
+                  return finish(
+                    Either.left(
+                      message.failure === undefined
+                        ? new ProcessFailed({ message: "Process completed but returned no result" })
+                        : failureError(message.failure, options)
+                    )
+                  )
+                }
+                return // the result frame follows
+              }
+              case "ready":
+                return
+            }
+          }
+        }
+      }
+
+      const sendInput = () => {
+        if (worker === undefined || input === undefined || inputSent || settled) return
+        inputSent = true
+        // The deadline kills the child (a timer, not a racing fiber: cheaper per task).
+        deadline = setTimeout(() => fail(new TimedOut({ timeoutSeconds })), timeoutMs)
+        try {
+          worker.send(
+            { type: "input", ...(input.workflow === undefined ? {} : { workflow: input.workflow }) },
+            [input.itemsJson ?? JSON.stringify(input.items)]
+          )
+        } catch (error) {
+          fail(new ProcessFailed({ message: `Cannot send the task to its process: ${String(error)}` }))
+        }
+      }
+
+      acquire((got) => {
+        if (!(got instanceof WorkerProcess)) return finish(Either.left(got))
+        if (settled) {
+          // Cancelled while the child was starting: it has run nothing, so it can wait for another task.
+          if (!closing && idle.length < options.poolSize) idle.push(got)
+          else got.retire()
+          return
+        }
+        worker = got
+        busy.add(got)
+        got.listen(onEvent)
+        void got.exited.then((exit) => fail(exitError(exit, options, timeoutSeconds)))
+        try {
+          sendTask(got, request, options)
+        } catch (error) {
+          return fail(new ProcessFailed({ message: `Cannot send the task to its process: ${String(error)}` }))
+        }
+        sendInput()
+      })
+
+      return {
+        provide: (given) => {
+          input ??= given
+          sendInput()
+        },
+        cancel: () => {
+          if (settled) return
+          const running = worker
+          end()
+          // Its process and everything it started are killed (cancel, deadline, shutdown).
+          if (running !== undefined) void running.kill()
+        }
+      }
     }
+
+    /** `start` as an effect: interrupting it kills the task's process. */
+    const execute = <E>(request: ExecutionRequest<E>): Effect.Effect<ExecutionOutput, ExecutionError | E> =>
+      Effect.suspend(() => {
+        let outcome: Either.Either<ExecutionOutput, ExecutionError> | undefined
+        let waiting: ((outcome: Either.Either<ExecutionOutput, ExecutionError>) => void) | undefined
+        const { input, ...rest } = request
+        const handle = start(rest, (result) => (waiting === undefined ? (outcome = result) : waiting(result)))
+        const answer = Effect.async<ExecutionOutput, ExecutionError>((resume) => {
+          if (outcome !== undefined) return resume(outcome)
+          waiting = resume
+          return Effect.sync(handle.cancel)
+        })
+        // The code is with the child already; the input follows when it is here.
+        const provided: Effect.Effect<void, E> = input === undefined
+          ? Effect.sync(() => handle.provide(inputOf(request)))
+          : Effect.flatMap(input, (given) => Effect.sync(() => handle.provide(given)))
+        return Effect.zipRight(Effect.onError(provided, () => Effect.sync(handle.cancel)), answer)
+      })
 
     return {
       execute,
+      start,
       stats: () => ({ idle: idle.length, busy: busy.size, processes: all.size, started })
     }
   })

@@ -73,7 +73,7 @@ const outcome = (
   ended: Ended,
   options: ExecutorOptions,
   timeoutSeconds: number,
-  request: ExecutionRequest
+  request: ExecutionRequest<unknown>
 ): Effect.Effect<ExecutionOutput, ExecutionError> => {
   if (ended.status === "timedOut" || ended.signal === "SIGXCPU") {
     return Effect.fail(new TimedOut({ timeoutSeconds: Math.max(1, Math.round(timeoutSeconds)) }))
@@ -143,7 +143,7 @@ export const pythonChildLimits = (
 
 const taskMessage = (
   id: number,
-  request: ExecutionRequest,
+  request: ExecutionRequest<unknown>,
   options: ExecutorOptions,
   timeoutSeconds: number,
   uid: number | null
@@ -177,7 +177,7 @@ const encodeTask = (
 }
 
 /** The three frames that start a task: the dispatch (for the server), the task and the items (for the child). */
-const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, request: ExecutionRequest): Buffer =>
+const taskFrames = (task: typeof WorkerMessage.PythonTask.Type, request: ExecutionRequest<unknown>): Buffer =>
   Buffer.concat([
     encodeTask({
       type: "dispatch",
@@ -413,7 +413,7 @@ export const makePythonBackend = (
     }
 
     const viaServer = (
-      request: ExecutionRequest,
+      request: ExecutionRequest<unknown>,
       timeoutSeconds: number
     ): Effect.Effect<ExecutionOutput, ExecutionError> =>
       Effect.acquireUseRelease(
@@ -467,7 +467,7 @@ export const makePythonBackend = (
       )
 
     const strict = (
-      request: ExecutionRequest,
+      request: ExecutionRequest<unknown>,
       timeoutSeconds: number
     ): Effect.Effect<ExecutionOutput, ExecutionError> =>
       Effect.acquireUseRelease(
@@ -528,7 +528,7 @@ export const makePythonBackend = (
       )
 
     return {
-      execute: (request) => {
+      execute: <E>(request: ExecutionRequest<E>) => {
         const timeoutSeconds = (request.timeoutMs ?? options.taskTimeoutMs) / 1000
         return options.pythonStrict ? strict(request, timeoutSeconds) : viaServer(request, timeoutSeconds)
       },

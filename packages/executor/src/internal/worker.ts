@@ -145,14 +145,17 @@ export class WorkerProcess {
 
   /** Sends a message, then raw frames (e.g. the items JSON). */
   send(message: WorkerMessage.ToWorker, raw: ReadonlyArray<string | Uint8Array> = []): void {
-    const encoded = MessageCodec.encodeToWorker(message)
+    const encoded = MessageCodec.writeToWorker(message)
     if (Either.isLeft(encoded)) throw new Error(encoded.left.message)
+    // One write for the message and its frames: one system call, one wake-up of the child.
+    this.channel.cork()
     this.channel.write(encodeFrame(encoded.right))
     for (const body of raw) {
       this.channel.write(
         encodeFrame(typeof body === "string" ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength))
       )
     }
+    this.channel.uncork()
   }
 
   /** Closes the channel: the child exits on its own (it has nothing left to do). */
