@@ -766,67 +766,83 @@ process.on("unhandledRejection", () => {
   // A promise the code did not await; n8n's runner ignores these too.
 })
 
+/** A task nobody asked for (see `warmUp`). */
+const warmUpTask = {
+  type: "task",
+  code:
+    "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
+  mode: { _tag: "AllItems" },
+  continueOnFail: false,
+  context: {},
+  builtinAllowed: [],
+  externalAllowed: [],
+  maxResultBytes: 1024 * 1024,
+  maxResultDepth: 100
+}
+const warmUpInput = {
+  type: "input",
+  workflow: {
+    workflow: { id: "", name: "", active: false },
+    staticData: {},
+    nodes: [{ name: "Trigger" }, { name: "Code" }],
+    node: { name: "Code" },
+    runData: { Trigger: [{ data: { main: [[{ json: {} }]] } }] },
+    previousNode: { name: "Trigger", outputIndex: 0, runIndex: 0 },
+    runIndex: 0,
+    mode: "manual",
+    executionId: "",
+    resumeUrl: "",
+    resumeFormUrl: "",
+    variables: {},
+    customData: {},
+    env: { blocked: false, values: {} },
+    timezone: "UTC"
+  }
+}
+
+/** How long after a task the next one's context is made (an earlier task makes its own). */
+const prepareDelayMs = 5
+
+/** Reads one task from the channel and runs it (`report` false: without a word to the runner). */
+const serveOne = async (report: boolean): Promise<void> => {
+  const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task
+  if (header.type !== "task") return
+  const task = beginTask(header, report)
+  const input = JSON.parse((await nextFrame()).toString("utf8")) as TaskInput
+  const itemsText = (await nextFrame()).toString("utf8")
+  await task.run(input, itemsText)
+  // Ready for another, unless this was the last. Not at once: the runner and the broker are busy
+  // with this task's answer just now, and on a small machine this would take a CPU from them.
+  if (header.last !== true) {
+    setTimeout(() => {
+      prepared ??= prepareContext()
+    }, prepareDelayMs)
+  }
+}
+
 /**
- * A task nobody asked for, run before saying ready: the first context, prelude, n8n globals and
- * user-code compile of a process cost several times what later ones do (V8 compiles and optimises
- * them then). Paid here, while the child waits in the pool, not by the first real task.
+ * Runs a task nobody asked for before saying ready, fed through the same frame reader and loop as
+ * real ones: the first run of every function on a task's path (the runtime's and ours) costs
+ * several times what later ones do (compiling, first allocations). Paid here, while the child
+ * waits in the pool, not by the first real task.
  */
-const warmUp = () =>
-  beginTask(
-    {
-      code:
-        "const out = $input.all().map((item) => ({ json: { ...item.json, seen: $('Trigger').isExecuted } }))\nreturn out",
-      mode: { _tag: "AllItems" },
-      continueOnFail: false,
-      context: {},
-      builtinAllowed: [],
-      externalAllowed: [],
-      maxResultBytes: 1024 * 1024,
-      maxResultDepth: 100
-    },
-    false
-  ).run(
-    {
-      workflow: {
-        workflow: { id: "", name: "", active: false },
-        staticData: {},
-        nodes: [{ name: "Trigger" }, { name: "Code" }],
-        node: { name: "Code" },
-        runData: { Trigger: [{ data: { main: [[{ json: {} }]] } }] },
-        previousNode: { name: "Trigger", outputIndex: 0, runIndex: 0 },
-        runIndex: 0,
-        mode: "manual",
-        executionId: "",
-        resumeUrl: "",
-        resumeFormUrl: "",
-        variables: {},
-        customData: {},
-        env: { blocked: false, values: {} },
-        timezone: "UTC"
-      }
-    },
-    "[{\"json\":{\"n\":1}}]"
+const warmUp = async () => {
+  onChunk(
+    Buffer.concat([
+      frameOf(JSON.stringify(warmUpTask)),
+      frameOf(JSON.stringify(warmUpInput)),
+      frameOf("[{\"json\":{\"n\":1}}]")
+    ])
   )
+  await serveOne(false)
+}
 
 const main = async () => {
   freezeHost()
   await warmUp()
-  prepared = prepareContext()
+  prepared ??= prepareContext()
   send({ type: "ready" })
-  for (;;) {
-    const header = JSON.parse((await nextFrame()).toString("utf8")) as { type: string } & Task
-    if (header.type !== "task") continue
-    const task = beginTask(header)
-    const input = JSON.parse((await nextFrame()).toString("utf8")) as TaskInput
-    const itemsText = (await nextFrame()).toString("utf8")
-    await task.run(input, itemsText)
-    // Ready for another, unless this was the last.
-    if (header.last !== true) {
-      setImmediate(() => {
-        prepared ??= prepareContext()
-      })
-    }
-  }
+  for (;;) await serveOne(true)
 }
 
 void main()

@@ -178,6 +178,9 @@ export interface JsBackend extends Backend {
   ) => TaskHandle
 }
 
+/** How long after a task ends the pool starts refilling (see `refillSoon`). */
+const refillDelayMs = 5
+
 /** Starts the pool; closing the scope kills every child. */
 export const makeJsBackend = (
   options: ExecutorOptions,
@@ -259,12 +262,12 @@ export const makeJsBackend = (
     })
 
     /**
-     * Refills the pool once the current macrotask is over. Starting a process blocks this event
-     * loop for a moment and its start-up competes for the CPU: done from `release`, that happens
-     * after the task's answer has gone out, not while the task runs.
+     * Refills the pool a moment after a task ended. Starting a process blocks this event loop for
+     * a moment and its start-up competes for the CPU: done a few milliseconds after `release`, it
+     * happens after the task's answer has gone out and the broker has passed it on.
      */
     const refillSoon = () => {
-      setImmediate(() => runInPool(refill))
+      setTimeout(() => runInPool(refill), refillDelayMs)
     }
 
     /**
