@@ -5,6 +5,11 @@
 //   pnpm bench                 full run (a few minutes): table on stdout, bench-results/*.json and *.svg
 //   pnpm bench --smoke         tiny iteration counts (CI: keeps the tool from rotting)
 //
+// While optimising (no files are written then): `--only latency,throughput,payload,python,analyzer,spawn`
+// runs some measures; `--skip-fresh` leaves out ours with a fresh process per task; environment
+// `BENCH_LATENCY_TASKS=<n>` sets the latency sample count and `BENCH_VARIANTS='{"name":{"ENV":"value"}}'`
+// adds configurations of ours to the comparison. `tooling/bench/profile.mjs` profiles one runner.
+//
 // What it measures: 1. trivial-task latency one at a time; 2. throughput at saturation (ours with a
 // fresh process per task, ours with worker reuse, n8n's); 3. a 50 000-item payload round trip (time
 // and peak RSS of the runner's process tree); 4. Python per-task overhead (fork server, strict mode);

@@ -398,6 +398,86 @@ describe("the pool", () => {
     }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1 }))), 60_000)
 })
 
+describe("the input after the code (the runner fetches it while the child compiles)", () => {
+  const reuse = CodeExecutor.layer({ ...options, poolSize: 1, workerReuse: 10 })
+
+  it.live("the input can come later; the code was with the child before it", () =>
+    Effect.gen(function*() {
+      const executor = yield* CodeExecutor
+      const input = Effect.as(Effect.sleep(300), { items: [{ json: { late: true } }] })
+      const { result } = yield* executor.execute(js("return items", { items: [], input }))
+      expect(result).toEqual([{ json: { late: true } }])
+      // The child counts as busy from the moment it got the code.
+      const fiber = yield* Effect.fork(executor.execute(js("return items", { input: Effect.never })))
+      yield* eventually(Effect.map(stats, (s) => s.busy === 1))
+      yield* Fiber.interrupt(fiber)
+      expect((yield* executor.stats).busy).toBe(0)
+    }).pipe(Effect.provide(reuse)), 60_000)
+
+  it.live(
+    "a failed input fails the task with that error; the child it was meant for is not reused",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        yield* eventually(Effect.map(stats, (s) => s.idle === 1))
+        const startedBefore = (yield* executor.stats).started
+        const error = yield* Effect.flip(
+          executor.execute<string>({ ...js("return items"), input: Effect.fail("the broker sent nonsense") })
+        )
+        expect(error).toBe("the broker sent nonsense")
+        // The next task runs in a new process (the waiting child was retired), and runs normally.
+        expect((yield* executor.execute(js("return [{ json: { ok: 1 } }]"))).result).toEqual([{ json: { ok: 1 } }])
+        yield* eventually(Effect.map(stats, (s) => s.started > startedBefore))
+      }).pipe(Effect.provide(reuse)),
+    60_000
+  )
+
+  it.live(
+    "code that does not compile is reported after its input, so a reused child stays in step",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        const input = Effect.as(Effect.sleep(100), { items: [{ json: { n: 1 } }] })
+        const error = yield* Effect.flip(executor.execute(js("return (", { items: [], input })))
+        expect(error._tag).toBe("CodeSyntaxError")
+        // The same child runs the next tasks (it read the input it was sent before answering).
+        const startedBefore = (yield* executor.stats).started
+        for (let i = 0; i < 3; i++) {
+          expect((yield* executor.execute(js("return items", { items: [{ json: { i } }] }))).result).toEqual([
+            { json: { i } }
+          ])
+        }
+        expect((yield* executor.stats).started).toBe(startedBefore)
+      }).pipe(Effect.provide(reuse)),
+    60_000
+  )
+
+  it.live(
+    "the callback form: provide, done once; cancel kills the process and says nothing",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        const outcomes: Array<unknown> = []
+        const handle = executor.startJavaScript(js("return items", { items: [] }), (outcome) => outcomes.push(outcome))
+        handle.provide({ items: [{ json: { a: 1 } }] })
+        handle.provide({ items: [{ json: { ignored: true } }] })
+        yield* eventually(Effect.sync(() => outcomes.length === 1))
+        const [outcome] = outcomes as Array<{ _tag: string; right: { result: unknown } }>
+        expect(outcome?._tag).toBe("Right")
+        expect(outcome?.right.result).toEqual([{ json: { a: 1 } }])
+        const cancelled: Array<unknown> = []
+        const looping = executor.startJavaScript(js("while (true) {}", { items: [] }), (o) => cancelled.push(o))
+        looping.provide({ items: [] })
+        yield* eventually(Effect.map(stats, (s) => s.busy === 1))
+        looping.cancel()
+        expect((yield* executor.stats).busy).toBe(0)
+        yield* Effect.sleep(200)
+        expect(cancelled).toEqual([])
+      }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1 }))),
+    60_000
+  )
+})
+
 /** This process's script folders. */
 const ours = (pid: number) => readdirSync(tmpdir()).filter((e) => e.startsWith(`taskrunner-executor-${pid}-`))
 

@@ -57,28 +57,29 @@ describe("encode/decode round-trips for every message", () => {
     ))
 })
 
+const assertSameJson = <M extends { readonly type: string }>(
+  schema: Schema.Schema<M>,
+  checked: (message: M) => Either.Either<string, unknown>,
+  unchecked: (message: M) => Either.Either<string, unknown>
+) =>
+  fc.assert(
+    // A key named `__proto__` never reaches an encoder: every decoder refuses it (the checked
+    // encoder would drop it, the writer keep it).
+    fc.property(Arbitrary.make(schema).filter((m) => !JSON.stringify(m).includes("\"__proto__\"")), (message) => {
+      const expected = checked(message)
+      const actual = unchecked(message)
+      if (Either.isLeft(expected) || Either.isLeft(actual)) throw new Error("an encoder refused a valid message")
+      expect(JSON.parse(actual.right)).toEqual(JSON.parse(expected.right))
+    }),
+    runs
+  )
+
 describe("the unchecked writers give the checked encoders' JSON", () => {
-  const same = <M extends { readonly type: string }>(
-    schema: Schema.Schema<M>,
-    checked: (message: M) => Either.Either<string, unknown>,
-    unchecked: (message: M) => Either.Either<string, unknown>
-  ) =>
-    fc.assert(
-      // A key named `__proto__` never reaches an encoder: every decoder refuses it (the checked
-      // encoder would drop it, the writer keep it).
-      fc.property(Arbitrary.make(schema).filter((m) => !JSON.stringify(m).includes("\"__proto__\"")), (message) => {
-        const expected = checked(message)
-        const actual = unchecked(message)
-        if (Either.isLeft(expected) || Either.isLeft(actual)) throw new Error("an encoder refused a valid message")
-        expect(JSON.parse(actual.right)).toEqual(JSON.parse(expected.right))
-      }),
-      runs
-    )
   for (const [type, schema] of Object.entries(RunnerMessage.schemas)) {
     it(
       type,
       () =>
-        same(
+        assertSameJson(
           schema as Schema.Schema<RunnerMessage.RunnerMessage>,
           MessageCodec.encodeRunnerMessage,
           MessageCodec.writeRunnerMessage
@@ -86,7 +87,7 @@ describe("the unchecked writers give the checked encoders' JSON", () => {
     )
   }
   it("messages to a child process", () =>
-    same(WorkerMessage.ToWorker, MessageCodec.encodeToWorker, MessageCodec.writeToWorker))
+    assertSameJson(WorkerMessage.ToWorker, MessageCodec.encodeToWorker, MessageCodec.writeToWorker))
 })
 
 const noThrow = (frame: MessageCodec.Frame) => {
