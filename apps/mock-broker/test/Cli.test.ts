@@ -139,7 +139,8 @@ describe("mock-broker submit", () => {
   /** A runner that answers the next task with `answer`, after checking what it was sent. */
   const answerNext = async (answer: (taskId: string) => Record<string, unknown>) => {
     const runner = await ScriptedRunner.register(broker, ["javascript", "python"])
-    runner.offer("javascript")
+    // An offer that does not expire: the CLI may take seconds to start on a loaded machine.
+    runner.offer("javascript", -1)
     const { settings, taskId } = await runner.acceptNext(20_000)
     runner.send(answer(taskId))
     runner.close()
