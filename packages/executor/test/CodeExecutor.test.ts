@@ -386,6 +386,23 @@ describe("the pool", () => {
     60_000
   )
 
+  it.live(
+    "a task cannot change the host's intrinsics a reused child's own code uses (found by the attack corpus)",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        // The host's %TypedArray%.prototype is reachable through Buffer; a getter planted there
+        // would run inside the child's own code for every later task.
+        const hook = yield* executor.execute(js(
+          "const T = Object.getPrototypeOf(Object.getPrototypeOf(Buffer.prototype))\nlet hooked = true\ntry {\n  Object.defineProperty(T, 'length', { get() { return 0 }, configurable: true })\n} catch { hooked = false }\nconst G = Object.getPrototypeOf(function* () {})\ntry { G.prototype.next = () => ({ done: true }) } catch {}\nreturn [{ json: { hooked } }]"
+        ))
+        expect(hook.result).toEqual([{ json: { hooked: false } }])
+        const victim = yield* executor.execute(js("return [{ json: { who: 'victim', n: items.length } }]"))
+        expect(victim.result).toEqual([{ json: { who: "victim", n: 2 } }])
+      }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1, workerReuse: 10 }))),
+    60_000
+  )
+
   it.live("interrupting a task kills its process", () =>
     Effect.gen(function*() {
       const executor = yield* CodeExecutor

@@ -136,23 +136,47 @@ const freezeHost = () => {
   const zeroed = (size: number) => Buffer.alloc(size)
   Buffer.allocUnsafe = zeroed
   Buffer.allocUnsafeSlow = zeroed
+  // Every intrinsic a task could reach through a host value (Buffer, say) is frozen, with all it
+  // leads to: properties, accessors and prototypes, not only the globals' first level. Hidden ones
+  // (%TypedArray%, the iterator and generator prototypes) too: a getter planted on
+  // %TypedArray%.prototype ran inside this script's own frame reading for every later task of a
+  // reused child (found by the attack corpus).
   const seen = new Set<unknown>()
+  const pending: Array<unknown> = []
   const freeze = (value: unknown) => {
     if ((typeof value !== "object" && typeof value !== "function") || value === null || seen.has(value)) return
     seen.add(value)
-    Object.freeze(value)
+    pending.push(value)
   }
   for (const name of Object.getOwnPropertyNames(globalThis)) {
-    const descriptor = Object.getOwnPropertyDescriptor(globalThis, name)
-    const value = descriptor?.value
-    if (typeof value === "function") {
-      freeze(value)
-      freeze((value as { prototype?: unknown }).prototype)
+    const value = Object.getOwnPropertyDescriptor(globalThis, name)?.value
+    if (typeof value === "function") freeze(value)
+  }
+  for (const namespace of [Reflect, JSON, Math, Atomics, Intl]) freeze(namespace)
+  const hidden = [
+    Object.getPrototypeOf(Uint8Array),
+    Object.getPrototypeOf(function*() {}),
+    Object.getPrototypeOf(async function() {}),
+    Object.getPrototypeOf(async function*() {}),
+    Object.getPrototypeOf([][Symbol.iterator]()),
+    Object.getPrototypeOf(new Map()[Symbol.iterator]()),
+    Object.getPrototypeOf(new Set()[Symbol.iterator]()),
+    Object.getPrototypeOf(""[Symbol.iterator]()),
+    Object.getPrototypeOf("".matchAll(/x/g)),
+    Object.getOwnPropertyDescriptor(Function.prototype, "caller")?.get
+  ]
+  for (const value of hidden) freeze(value)
+  while (pending.length > 0) {
+    const value = pending.pop() as object
+    Object.freeze(value)
+    freeze(Object.getPrototypeOf(value))
+    for (const key of Reflect.ownKeys(value)) {
+      const descriptor = Object.getOwnPropertyDescriptor(value, key)
+      freeze(descriptor?.value)
+      freeze(descriptor?.get)
+      freeze(descriptor?.set)
     }
   }
-  freeze(Reflect)
-  freeze(JSON)
-  freeze(Math)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +366,8 @@ const preludeSource = `(function prelude(host) {
     if (typeof value === "function" && /^[A-Z]/.test(name)) Object.freeze(value);
   }
   Object.freeze(Reflect);
+  // Node asks the context's global \`Error\` for a prepareStackTrace hook: the binding stays this one.
+  Object.defineProperty(g, "Error", { value: g.Error, writable: false, configurable: false, enumerable: false });
   return {
     parse: (text) => JSON.parse(text),
     set: (name, value) => define(name, value),
