@@ -1,7 +1,7 @@
 import { javaScriptDataNeeds } from "@taskrunner/analyzer"
 import type { AnalysisError, SecurityAnalyzerShape } from "@taskrunner/analyzer"
 import type { CodeExecutorShape, ExecutionOutput, ExecutionRequest, TaskHandle } from "@taskrunner/executor"
-import { MessageCodec } from "@taskrunner/protocol"
+import { MessageCodec, RpcErrorText, RpcMethod } from "@taskrunner/protocol"
 import type { DataRequest, ExecutionError, TaskResultData, TaskSettings, WorkerMessage } from "@taskrunner/protocol"
 import { Data, Effect, Either } from "effect"
 
@@ -170,6 +170,15 @@ export const workflowDataOf = (
   }
 }
 
+/**
+ * A child's helper call, passed on to the broker only if it names a helper the broker serves:
+ * the child is untrusted, and its own list of helpers is no guarantee.
+ */
+export const helperCall = (io: Pick<TaskIo, "rpc">): TaskIo["rpc"] => (name, params) =>
+  RpcMethod.isRpcMethod(name) && name !== "logNodeOutput"
+    ? io.rpc(name, params)
+    : Promise.resolve({ status: "error", data: RpcErrorText.methodNotAllowed })
+
 /** The answer of a JavaScript task, as it goes into `runner:taskdone`. */
 const answerOf = (output: ExecutionOutput): TaskAnswer => ({
   // Not `output.result`: reading it would parse the text into objects.
@@ -252,7 +261,7 @@ export const startJavaScript = (
     context: { ...settings.additionalProperties },
     timeoutMs: Math.max(1, io.remainingMs()),
     onConsole: io.log,
-    onRpc: io.rpc
+    onRpc: helperCall(io)
   }, (outcome) => {
     if (!failed) done(Either.mapBoth(outcome, { onLeft: (e) => errorPayload(e, "javascript"), onRight: answerOf }))
   })

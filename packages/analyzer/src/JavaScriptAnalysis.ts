@@ -228,14 +228,16 @@ class Walker {
         continue
       }
       const key = property["key"] as Node
-      if (property["computed"] === true) {
-        this.visit(key, scope, { node: property, key: "key" })
-      } else if (
-        property["kind"] === "init" && property["shorthand"] !== true && property["method"] !== true &&
-        this.blocked.has("__proto__") && propertyName(key) === "__proto__"
-      ) {
-        // `{__proto__: x}` sets the literal's prototype; a user key named `constructor` is fine.
-        this.report(key, "blocked-member", memberMessage("__proto__"))
+      if (property["computed"] === true) this.visit(key, scope, { node: property, key: "key" })
+      // A user key named `constructor` is fine; these are not, however written: `{__proto__: x}`
+      // sets the literal's prototype (and a computed one makes a key every JSON reader refuses),
+      // and an object with a `prepareStackTrace` put in `Error`'s place is a stack-trace hook.
+      const names = property["computed"] === true ? fold(key)?.values ?? [] : [propertyName(key)]
+      const sets = property["shorthand"] !== true
+      for (const name of names) {
+        if (sets && name !== undefined && literalKeysRefused.has(name) && this.blocked.has(name)) {
+          this.report(key, "blocked-member", memberMessage(name))
+        }
       }
       this.visit(property["value"], scope, { node: property, key: "value" })
     }
@@ -467,6 +469,9 @@ const packageRoot = (name: string): string => {
   const parts = name.split("/")
   return name.startsWith("@") ? parts.slice(0, 2).join("/") : parts[0]!
 }
+
+/** Member names refused as keys of object literals too (see `visitObject`). */
+const literalKeysRefused = new Set(["__proto__", "prepareStackTrace", "captureStackTrace"])
 
 const propertyName = (key: Node): string | undefined =>
   key.type === "Identifier" ? (key["name"] as string) : key.type === "Literal" ? String(key["value"]) : undefined

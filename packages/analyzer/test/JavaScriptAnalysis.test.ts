@@ -257,8 +257,18 @@ describe("rule: members that reach the engine", () => {
   it("an object literal that sets its prototype with __proto__ is refused", () => {
     expect(kind(analyze("return [{ json: { __proto__: null } }]"))).toBe("SecurityViolation")
     expect(kind(analyze("return [{ json: { '__proto__': null } }]"))).toBe("SecurityViolation")
-    // A computed key creates an ordinary own property: not a prototype change.
-    assertAccepted(analyze("return [{ json: { ['__proto__']: 1 } }]"))
+    // A computed key makes an own property named `__proto__`: not a prototype change, but a key
+    // every JSON reader of the result refuses later, so it is refused here, with a clear reason.
+    expect(kind(analyze("return [{ json: { ['__proto__']: 1 } }]"))).toBe("SecurityViolation")
+    expect(kind(analyze("return [{ json: { ['__pro' + 'to__']: 1 } }]"))).toBe("SecurityViolation")
+    // A shorthand property reads a variable: `{ __proto__ }` is an own property too (refused later).
+    // Stack-trace hooks as literal keys (an object put in `Error`'s place) are refused.
+    expect(kind(analyze("globalThis.Error = { prepareStackTrace: (e, s) => s }\nreturn []"))).toBe(
+      "SecurityViolation"
+    )
+    expect(kind(analyze("const o = { captureStackTrace() {} }\nreturn []"))).toBe("SecurityViolation")
+    // A user key called `constructor` stays fine.
+    assertAccepted(analyze("return [{ json: { constructor: 'x' } }]"))
   })
 
   it("with statements are refused: they turn names into property reads the rules cannot see", () => {

@@ -187,6 +187,13 @@ describe.runIf(python !== undefined)("the Python analyser (CPython's own ast, sp
     })
   })
 
+  it("code the parser takes but the compiler refuses is a syntax error too (found by fuzzing)", async () => {
+    expect(await check("counter = 0\ndef bump():\n    nonlocal missing\n    return 1\nreturn bump()")).toMatchObject({
+      _tag: "Rejected",
+      error: { _tag: "CodeSyntaxError", lineNumber: 3 }
+    })
+  })
+
   it("fails closed: oversize, too deep, and a helper that dies is restarted", async () => {
     expect(kind(await make({ maxCodeLength: 10 }).analyze("x = 1234567890"))).toBe("AnalysisFailed")
     expect(kind(await check(`x = ${"[".repeat(5000)}${"]".repeat(5000)}`))).not.toBe("accepted")

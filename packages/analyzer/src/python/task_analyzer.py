@@ -319,6 +319,16 @@ def analyze(request):
     except RecursionError:
         return {"verdict": "failed", "message": "The code is nested too deeply to be analysed."}
     if not analyzer.findings:
+        # Parsing is not all of compiling: the compiler's own checks (a `nonlocal` with nothing to
+        # bind, say) refuse code the parser takes. Found by the suite's fuzzer.
+        try:
+            compile(tree, "<user_code>", "exec")
+        except SyntaxError as error:
+            return {"verdict": "syntax", "message": error.msg, "line": max(1, (error.lineno or 2) - 1), "column": 1}
+        except (RecursionError, MemoryError):
+            return {"verdict": "failed", "message": "The code is nested too deeply to be analysed."}
+        except ValueError as error:
+            return {"verdict": "syntax", "message": str(error), "line": 1, "column": 0}
         return {"verdict": "ok"}
     seen = set()
     findings = []
