@@ -34,7 +34,8 @@ export const buildSettings = (
       nodeId: codeNodeId,
       nodeName: submission.nodeName,
       workflowId: submission.workflowId,
-      workflowName: submission.workflowName
+      workflowName: submission.workflowName,
+      ...(submission.query === undefined ? {} : { query: submission.query })
     }
     : {
       code: submission.code,
@@ -118,8 +119,9 @@ const runDataOf = (
 export const buildDataResponse = (
   submission: ResolvedSubmission,
   params: DataRequest.TaskDataRequestParams,
-  executionId: string
+  taskId: string
 ): DataRequest.DataRequestResponse => {
+  const executionId = submission.executionId ?? taskId
   const now = Date.now()
   const allRunData = runDataOf(submission, now)
   const wanted = params.dataOfNodes === "all"

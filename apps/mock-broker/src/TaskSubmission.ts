@@ -32,6 +32,10 @@ export const TaskSubmission = Schema.Struct({
   variables: optional(Schema.Record({ key: Schema.String, value: Schema.String })),
   /** n8n's execution mode; default `manual`. */
   workflowMode: optional(Schema.NonEmptyString),
+  /** The execution's id (`$execution.id`); default: the task's id. */
+  executionId: optional(Schema.NonEmptyString),
+  /** Python, as a tool (the Code tool of an AI agent): the tool's input, `_query` in the code. */
+  query: optional(Schema.Union(Schema.String, Schema.Record({ key: Schema.String, value: Schema.Unknown }))),
   /** A caller-chosen id, to cancel the task before it completes. */
   id: optional(Schema.String.pipe(Schema.pattern(/^[\w-]{1,64}$/, {
     message: () => "id must be 1-64 characters of [A-Za-z0-9_-]"
@@ -68,6 +72,8 @@ export interface ResolvedSubmission {
   readonly env: Readonly<Record<string, string>>
   readonly blockEnvAccess: boolean
   readonly variables: Readonly<Record<string, string>>
+  readonly query: TaskSubmission["query"]
+  readonly executionId: string | undefined
 }
 
 /** Applies the defaults of the task API. */
@@ -90,6 +96,8 @@ export const resolveSubmission = (submission: TaskSubmission, fallbackId: string
     previousNode: submission.previousNode ?? runDataNodes.at(-1),
     env: submission.env ?? {},
     blockEnvAccess: submission.blockEnvAccess ?? false,
-    variables: submission.variables ?? {}
+    variables: submission.variables ?? {},
+    query: submission.query,
+    executionId: submission.executionId
   }
 }

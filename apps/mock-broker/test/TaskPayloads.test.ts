@@ -6,7 +6,7 @@ let broker: RunningBroker
 let runner: ScriptedRunner
 beforeAll(async () => {
   broker = await startBroker()
-  runner = await ScriptedRunner.register(broker)
+  runner = await ScriptedRunner.register(broker, ["javascript", "python"])
 })
 afterAll(() => broker.stop())
 
@@ -46,7 +46,7 @@ const dataFor = async (
   const { data } = await runner.next<{ data: Response }>("broker:taskdataresponse")
   runner.send({ type: "runner:taskdone", taskId, data: { result: [] } })
   await pending
-  expect(data.additionalData.executionId).toBe(taskId)
+  expect(data.additionalData.executionId).toBe((extra["executionId"] as string | undefined) ?? taskId)
   return data
 }
 
@@ -125,5 +125,23 @@ describe("data-request responses honour every request parameter (spec 4.3)", () 
     expect(data.connectionInputSource).toEqual({
       main: [{ previousNode: "Trigger", previousNodeOutput: 0, previousNodeRun: 0 }]
     })
+  })
+})
+
+describe("submission extras", () => {
+  it("executionId: the execution's id in the data response", async () => {
+    const data = await dataFor({ dataOfNodes: [], prevNode: false, input: { include: false }, env: false }, {
+      executionId: "exec-42"
+    })
+    expect(data.additionalData.executionId).toBe("exec-42")
+  })
+
+  it("query: a Python task's settings carry it (as for n8n's Code tool)", async () => {
+    runner.offer("python")
+    const pending = submit(broker, { taskType: "python", code: "return _query", query: { city: "Berlin" } })
+    const { settings, taskId } = await runner.acceptNext()
+    expect(settings["query"]).toEqual({ city: "Berlin" })
+    runner.send({ type: "runner:taskdone", taskId, data: { result: [] } })
+    await pending
   })
 })
