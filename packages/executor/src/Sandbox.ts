@@ -13,6 +13,9 @@ import { dirname } from "node:path"
  */
 export type SandboxTier = "bwrap" | "unshare" | "none"
 
+/** Size of the jail's private /tmp (a tmpfs, so memory). */
+const jailTmpBytes = 64 * 1024 * 1024
+
 /** What the operator asked for (`N8N_RUNNERS_SANDBOX`). */
 export type SandboxSetting = "auto" | SandboxTier
 
@@ -243,6 +246,9 @@ const bwrapCommand = (found: Tools & { bwrap: string }, root: boolean) => {
           ? ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID", "--cap-add", "CAP_KILL"]
           : []),
         // Mounts first, binds after: a bind below /tmp must not be hidden by the private /tmp.
+        // It is memory: bounded, so that a task allowed to write there cannot fill the host's RAM.
+        "--size",
+        String(jailTmpBytes),
         "--tmpfs",
         "/tmp",
         "--dev",

@@ -1,7 +1,8 @@
 /* oxlint-disable vitest/no-disabled-tests, vitest/no-conditional-tests -- a tier this machine cannot run is skipped with the reason in the test name, and only network-isolating tiers get the network test */
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Either, Exit, Layer, Scope } from "effect"
-import { mkdtempSync, writeFileSync } from "node:fs"
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -49,6 +50,9 @@ const probe = async (executor: CodeExecutorShape, body: string): Promise<unknown
 }
 
 const isRoot = process.getuid?.() === 0
+
+/** Whether a tier's tool is installed (the test that needs it says so when it is not). */
+const detectable = (tool: string) => ["/usr/bin", "/bin"].some((dir) => existsSync(`${dir}/${tool}`))
 
 for (const tier of ["bwrap", "unshare", "none"] as const) {
   describe(`the ${tier} tier`, async () => {
@@ -144,6 +148,32 @@ describe("tier selection", () => {
       expect(error._tag).toBe("SandboxUnavailable")
       expect(error.message).toMatch(/^The bwrap sandbox is not available: bwrap: /)
     }))
+
+  it.runIf(detectable("bwrap") && existsSync("/usr/bin/dd"))(
+    "the bwrap jail's /tmp is a bounded tmpfs: whoever may write there cannot fill the host's memory",
+    () =>
+      Effect.runPromise(Effect.gen(function*() {
+        const limits = {
+          heapMb: 64,
+          addressSpaceMb: 2048,
+          cpuSeconds: 10,
+          maxProcesses: 64,
+          maxFileBytes: 512 * 1024 * 1024,
+          maxOpenFiles: 64
+        }
+        const spec = { program: "/usr/bin/dd", args: ["-e", "0"], readable: [], limits, uid: undefined }
+        const sandbox = yield* detectSandbox({ setting: "bwrap", probe: { ...spec, program: process.execPath } })
+        // As the jail's own user (root when the runner is root), the one that could write /tmp.
+        const command = sandbox.command({
+          ...spec,
+          args: ["if=/dev/zero", "of=/tmp/fill", "bs=1M", "count=200"]
+        })
+        const run = spawnSync(command.file, [...command.args], { encoding: "utf8" })
+        expect(run.status).not.toBe(0)
+        expect(run.stderr).toMatch(/No space left on device/)
+        expect(Number(/(\d+) bytes/.exec(run.stderr)?.[1])).toBeLessThanOrEqual(64 * 1024 * 1024)
+      }))
+  )
 
   it("uses Node's permission flag for the running version", () => {
     expect(permissionFlag("20.20.2")).toBe("--experimental-permission")

@@ -12,6 +12,7 @@ import type { ExecutionError, WorkerMessage } from "@taskrunner/protocol"
 import { Effect, Either, FiberSet } from "effect"
 import type { Scope } from "effect"
 import { isUtf8 } from "node:buffer"
+import { constants as osConstants } from "node:os"
 import type { ExecutionInput, ExecutionOutput, ExecutionRequest, ExecutorOptions, TaskHandle } from "../CodeExecutor.js"
 import { permissionFlag } from "../Sandbox.js"
 import type { ProcessLimits, Sandbox } from "../Sandbox.js"
@@ -37,11 +38,24 @@ export const jsLimits = (options: ExecutorOptions): ProcessLimits => ({
 
 const outOfMemoryText = /heap out of memory|Reached heap limit|Fatal process out of memory|allocation failed/i
 
+/** The signal behind a wrapper's exit code 128 + N (a shell's or bwrap's convention), if any. */
+const signalOfJailExit = (code: number): NodeJS.Signals | null => {
+  const name = Object.entries(osConstants.signals).find(([, number]) => number === code - 128)?.[0]
+  return code > 128 && name !== undefined ? name as NodeJS.Signals : null
+}
+
 /** Why a child ended before answering. */
-export const exitError = (exit: WorkerExit, options: ExecutorOptions, timeoutSeconds: number): ExecutionError => {
+export const exitError = (
+  exit: WorkerExit,
+  options: ExecutorOptions,
+  timeoutSeconds: number,
+  jailed = false
+): ExecutionError => {
   if (outOfMemoryText.test(exit.stderr)) return new OutOfMemory({ limitMb: options.heapMb })
-  if (exit.signal === "SIGXCPU") return new TimedOut({ timeoutSeconds })
-  if (exit.signal !== null) return new Killed({ signal: exit.signal })
+  // bwrap, the jail's first process, reports a child killed by signal N as exit code 128 + N.
+  const signal = exit.signal ?? (jailed && exit.code !== null ? signalOfJailExit(exit.code) : null)
+  if (signal === "SIGXCPU") return new TimedOut({ timeoutSeconds })
+  if (signal !== null) return new Killed({ signal })
   const stderr = exit.stderr.trim()
   if (exit.code !== 0) {
     return new ProcessFailed({
@@ -443,7 +457,7 @@ export const makeJsBackend = (
         worker = got
         busy.add(got)
         got.listen(onEvent)
-        void got.exited.then((exit) => fail(exitError(exit, options, timeoutSeconds)))
+        void got.exited.then((exit) => fail(exitError(exit, options, timeoutSeconds, sandbox.tier === "bwrap")))
         try {
           sendTask(got, request, options)
         } catch (error) {
