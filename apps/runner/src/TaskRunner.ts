@@ -95,6 +95,28 @@ const withResultText = (encoded: string, resultJson: Uint8Array): Buffer => {
   return Buffer.concat([Buffer.from(head, "utf8"), resultJson, Buffer.from(encoded.slice(at + marker.length), "utf8")])
 }
 
+/**
+ * The task a malformed `broker:tasksettings` or `broker:taskdataresponse` frame names, if it names
+ * one. (JSON.parse makes a `__proto__` key an ordinary own property: reading the frame is safe.)
+ */
+const taskNamedBy = (frame: MessageCodec.Frame): string | undefined => {
+  try {
+    const text = typeof frame === "string"
+      ? frame
+      : Array.isArray(frame)
+      ? Buffer.concat(frame as ReadonlyArray<Uint8Array>).toString("utf8")
+      : Buffer.from(frame as ArrayBuffer).toString("utf8")
+    const value = JSON.parse(text) as unknown
+    if (typeof value !== "object" || value === null || Array.isArray(value)) return undefined
+    const { taskId, type } = value as { readonly taskId?: unknown; readonly type?: unknown }
+    return (type === "broker:tasksettings" || type === "broker:taskdataresponse") && typeof taskId === "string"
+      ? taskId
+      : undefined
+  } catch {
+    return undefined
+  }
+}
+
 interface Task {
   readonly taskId: string
   readonly taskType: "javascript" | "python"
@@ -453,6 +475,17 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
         const decoded = MessageCodec.decodeBrokerMessage(split?.frame ?? data, { maxBytes: maxPayload })
         if (Either.isLeft(decoded)) {
           fork(Effect.logWarning(`Ignored a message from the broker: ${decoded.left.message}`))
+          // A task's own settings or data that cannot be read fail that task now, saying why,
+          // rather than leaving it to its deadline.
+          const task = tasks.get(taskNamedBy(data) ?? "")
+          if (task !== undefined) {
+            const failed = new TaskFailed({
+              kind: "protocol",
+              payload: { message: decoded.left.message, description: "" }
+            })
+            finishTask(task, Either.left(failed))
+            task.stop?.()
+          }
           return
         }
         const message = decoded.right

@@ -123,6 +123,19 @@ describe("a broker that sends malformed frames", () => {
     expect(await next("runner:taskdone")).toEqual({ type: "runner:taskdone", taskId: "t-raw", data: { result: "raw" } })
   })
 
+  it("settings the runner refuses to read (a __proto__ key) fail that task at once, not at its deadline", async () => {
+    const offer = await next("runner:taskoffer")
+    socket.send(JSON.stringify({ type: "broker:taskofferaccept", taskId: "t-proto", offerId: offer["offerId"] }))
+    await next("runner:taskaccepted")
+    socket.send(
+      "{\"type\":\"broker:tasksettings\",\"taskId\":\"t-proto\",\"settings\":{\"code\":\"return []\",\"__proto__\":{\"x\":1}}}"
+    )
+    expect(await next("runner:taskerror", 3000)).toMatchObject({
+      taskId: "t-proto",
+      error: { message: expect.stringMatching(/__proto__/) }
+    })
+  })
+
   it("a malformed data response fails that task clearly", async () => {
     await runTask("t-data", { code: "return $input.all()", nodeMode: "runOnceForAllItems" })
     const request = await next("runner:taskdatarequest")
