@@ -11,6 +11,8 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   noExternal: [/^@taskrunner\//],
+  // The playground page's files, beside the bundle (dist/playground/).
+  publicDir: "static",
   // Published with a `bin`: npm links it as an executable, so it needs to say what runs it.
   banner: { js: "#!/usr/bin/env node" },
   esbuildOptions(options) {

@@ -119,7 +119,11 @@ for (const sample of samples) {
 }
 
 console.log(`
-The mock broker (${url}) and the runner keep running. Submit more tasks:
+The mock broker (${url}) and the runner keep running. Open the playground in a browser:
+
+  ${url}/
+
+or submit more tasks:
 
   node apps/mock-broker/dist/main.js submit --url ${url} --type javascript --file ${
   relative(root, join(here, "sample.js"))

@@ -8,6 +8,7 @@ import { BrokerConfig } from "./BrokerConfig.js"
 import { GrantTokens } from "./GrantTokens.js"
 import { nanoid } from "./internal/ids.js"
 import { makeSlidingWindow } from "./internal/slidingWindow.js"
+import { servePlayground } from "./Playground.js"
 import { TaskBroker } from "./TaskBroker.js"
 import { decodeTaskSubmission, resolveSubmission } from "./TaskSubmission.js"
 
@@ -119,6 +120,37 @@ export class BrokerServer extends Context.Tag("@taskrunner/mock-broker/BrokerSer
           return json(res, 200, outcome)
         })
 
+      /** `GET /api/events`: the runners and recent tasks as server-sent events, sent when they change. */
+      const handleEvents = (req: IncomingMessage, res: ServerResponse) =>
+        Effect.sync(() => {
+          res.writeHead(200, {
+            "content-type": "text/event-stream; charset=utf-8",
+            "cache-control": "no-store",
+            connection: "keep-alive"
+          })
+          let timer: ReturnType<typeof setTimeout> | undefined
+          const push = () => {
+            timer = undefined
+            run(
+              Effect.map(
+                Effect.all([broker.runners, broker.submissions]),
+                ([runners, tasks]) => res.write(`event: state\ndata: ${JSON.stringify({ runners, tasks })}\n\n`)
+              )
+            )
+          }
+          // At most a few pushes a second, however busy the broker is.
+          const unsubscribe = broker.onChange(() => {
+            timer ??= setTimeout(push, 200)
+          })
+          const keepAlive = setInterval(() => res.write(": keep-alive\n\n"), 15_000)
+          push()
+          req.on("close", () => {
+            unsubscribe()
+            clearInterval(keepAlive)
+            clearTimeout(timer)
+          })
+        })
+
       const route = (req: IncomingMessage, res: ServerResponse) => {
         const path = new URL(req.url ?? "/", "http://broker").pathname
         const method = req.method ?? "GET"
@@ -126,6 +158,9 @@ export class BrokerServer extends Context.Tag("@taskrunner/mock-broker/BrokerSer
           method === allowed
             ? handler()
             : Effect.sync(() => json(res, 405, { code: 405, message: `Use ${allowed} for ${path}` }))
+        const page = path === "/" ? "index.html" : /^\/playground\/([\w.-]+)$/.exec(path)?.[1]
+        if (page !== undefined) return only("GET", () => Effect.sync(() => servePlayground(res, page)))
+        if (path === "/api/events") return only("GET", () => handleEvents(req, res))
         if (path === Paths.auth) return only("POST", () => handleAuth(req, res))
         if (path === Paths.health) return only("GET", () => Effect.sync(() => json(res, 200, BrokerHealthBody)))
         if (path === "/api/tasks" && method === "POST") return handleSubmit(req, res)

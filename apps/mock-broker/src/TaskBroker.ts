@@ -44,6 +44,8 @@ export interface RunnerSummary {
   readonly types: ReadonlyArray<string>
   readonly openOffers: number
   readonly runningTasks: number
+  /** The isolation tier, when the runner says (ours does, in `runner:info`). */
+  readonly sandbox?: string
 }
 
 /** A submission, pending, running or recently finished. */
@@ -71,6 +73,11 @@ export interface TaskBrokerShape {
   readonly submissions: Effect.Effect<ReadonlyArray<SubmissionSummary>>
   /** Stops taking tasks, tells runners to drain, waits for running tasks, then closes every socket. */
   readonly drain: Effect.Effect<void>
+  /**
+   * Calls `listener` after the broker's state changed (runners, offers, tasks); returns the
+   * unsubscribe. For pages that show the state live (server-sent events), not for polling.
+   */
+  readonly onChange: (listener: () => void) => () => void
 }
 
 interface Connection {
@@ -79,6 +86,7 @@ interface Connection {
   registered: boolean
   name: string
   types: ReadonlyArray<string>
+  sandbox: string | undefined
   isAlive: boolean
   strikes: number
   lastStrikeAt: number
@@ -342,6 +350,7 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
           connection.registered = true
           connection.name = message.name
           connection.types = message.types
+          connection.sandbox = message.sandbox
           runners.set(connection.id, connection)
           yield* send(connection, { type: "broker:runnerregistered" })
           yield* Effect.logInfo(
@@ -670,10 +679,17 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
           }
         })
 
+      // Every handled event may change what `runners`/`submissions` show: listeners hear of it.
+      const listeners = new Set<() => void>()
+      const changed = () => {
+        for (const listener of listeners) listener()
+      }
+
       yield* Queue.take(events).pipe(
         Effect.flatMap((event) =>
           handle(event).pipe(
-            Effect.catchAllDefect((defect) => Effect.logError("Broker event handler failed", defect))
+            Effect.catchAllDefect((defect) => Effect.logError("Broker event handler failed", defect)),
+            Effect.ensuring(Effect.sync(changed))
           )
         ),
         Effect.forever,
@@ -810,6 +826,7 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
               registered: false,
               name: "",
               types: [],
+              sandbox: undefined,
               isAlive: true,
               strikes: 0,
               lastStrikeAt: 0,
@@ -837,7 +854,8 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
             name: connection.name,
             types: connection.types,
             openOffers: offers.filter((o) => o.connection === connection && o.validUntil >= now).length,
-            runningTasks: [...tasks.values()].filter((t) => t.connection === connection).length
+            runningTasks: [...tasks.values()].filter((t) => t.connection === connection).length,
+            ...(connection.sandbox === undefined ? {} : { sandbox: connection.sandbox })
           }))
         }),
         submissions: Effect.sync(() =>
@@ -853,7 +871,11 @@ export class TaskBroker extends Context.Tag("@taskrunner/mock-broker/TaskBroker"
             error: s.error
           }))
         ),
-        drain
+        drain,
+        onChange: (listener) => {
+          listeners.add(listener)
+          return () => listeners.delete(listener)
+        }
       })
     })
   )

@@ -213,3 +213,48 @@ describe("task API validation", () => {
     runner.close()
   })
 })
+
+describe("the playground page", () => {
+  it("is served at / with its files, under a policy that loads nothing from elsewhere", async () => {
+    const page = await fetch(`${broker.url}/`)
+    expect(page.status).toBe(200)
+    expect(page.headers.get("content-type")).toMatch(/^text\/html/)
+    expect(page.headers.get("content-security-policy")).toMatch(/default-src 'none'; script-src 'self'/)
+    expect(await page.text()).toMatch(/<script type="module" src="\/playground\/playground.js">/)
+    for (const [file, type] of [["playground.js", /^text\/javascript/], ["playground.css", /^text\/css/]] as const) {
+      const res = await fetch(`${broker.url}/playground/${file}`)
+      expect(res.status).toBe(200)
+      expect(res.headers.get("content-type")).toMatch(type)
+    }
+    // Only the playground's own files: no way out of its folder.
+    for (const path of ["/playground/..%2Fpackage.json", "/playground/missing.js", "/playground/x.exe"]) {
+      expect((await fetch(`${broker.url}${path}`)).status).toBe(404)
+    }
+    expect((await fetch(`${broker.url}/`, { method: "POST" })).status).toBe(405)
+  })
+
+  it("GET /api/events streams the runners and tasks when they change", async () => {
+    const controller = new AbortController()
+    const res = await fetch(`${broker.url}/api/events`, { signal: controller.signal })
+    expect(res.headers.get("content-type")).toMatch(/^text\/event-stream/)
+    const reader = res.body!.getReader()
+    const events: Array<{ runners: Array<{ id: string; types: Array<string> }> }> = []
+    const pending = (async () => {
+      let text = ""
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) return
+        text += Buffer.from(value).toString("utf8")
+        for (const match of text.matchAll(/event: state\ndata: (.*)\n\n/g)) events.push(JSON.parse(match[1]!))
+        text = text.slice(text.lastIndexOf("\n\n") + 2)
+      }
+    })().catch(() => undefined)
+    await expect.poll(() => events.length).toBeGreaterThan(0)
+    expect(events[0]!.runners).toEqual([])
+    const runner = await ScriptedRunner.register(broker, ["python"])
+    await expect.poll(() => events.at(-1)?.runners.map((r) => r.types)).toEqual([["python"]])
+    runner.close()
+    controller.abort()
+    await pending
+  })
+})

@@ -491,7 +491,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
         const message = decoded.right
         switch (message.type) {
           case "broker:inforequest":
-            send({ type: "runner:info", name: config.name, types: taskTypes })
+            send({ type: "runner:info", name: config.name, types: taskTypes, sandbox: executor.tier })
             return
           case "broker:runnerregistered":
             registered = true

@@ -7,7 +7,12 @@ import { TaskResultData } from "./TaskResultData.js"
 export const Info = Schema.Struct({
   type: Schema.Literal("runner:info"),
   name: Schema.String,
-  types: Schema.Array(Schema.String)
+  types: Schema.Array(Schema.String),
+  /**
+   * Not n8n's: the isolation tier this runner runs tasks in (`bwrap`, `unshare`, `none`), for the
+   * mock broker's playground. n8n's broker reads only `name` and `types`.
+   */
+  sandbox: Schema.optionalWith(Schema.String, { exact: true })
 }).annotations({ identifier: "runner:info" })
 
 /** Capacity for one task of `taskType`, valid for `validFor` ms (`-1`: never expires). */
