@@ -257,10 +257,16 @@ const latency = async (runners) => {
   return Object.fromEntries(Object.entries(samples).map(([name, s]) => [name, summary(s)]))
 }
 
-/** 2. Tasks per second with `concurrency` in flight, rounds alternating between the runners. */
+/**
+ * 2. Tasks per second with `concurrency` in flight, rounds alternating between the runners. The
+ * spawn limit (6.) is measured in every round too: on a machine whose speed drifts by 10-25 % over
+ * minutes, a fraction of a limit measured at another time says little.
+ */
 const throughput = async (runners) => {
   const rates = Object.fromEntries(runners.map((r) => [r.name, []]))
+  const spawnRates = []
   for (let round = 0; round < counts.rounds; round++) {
+    spawnRates.push((await spawnLimit()).startsPerSecond)
     for (const runner of round % 2 === 0 ? runners : [...runners].reverse()) {
       let next = 0
       const worker = async () => {
@@ -275,11 +281,11 @@ const throughput = async (runners) => {
       await new Promise((resolve) => setTimeout(resolve, 1000))
     }
   }
-  return Object.fromEntries(
-    Object.entries(rates).map((
-      [name, r]
-    ) => [name, { tasksPerSecond: [...r].sort((a, b) => a - b)[Math.floor(r.length / 2)] }])
-  )
+  const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]
+  return {
+    runners: Object.fromEntries(Object.entries(rates).map(([name, r]) => [name, { tasksPerSecond: median(r) }])),
+    spawn: { startsPerSecond: median(spawnRates), rounds: spawnRates }
+  }
 }
 
 /** 3. A big all-items round trip: time, and peak RSS of the runner's process tree. */
@@ -484,13 +490,17 @@ const main = async () => {
       runners.push({ name, ...(await startRunner("ours", env)) })
     }
     if (wanted("latency")) results.latency = await latency(runners)
-    if (wanted("throughput")) results.throughput = await throughput(runners)
+    if (wanted("throughput")) {
+      const measured = await throughput(runners)
+      results.throughput = measured.runners
+      results.spawn = measured.spawn
+    }
     if (wanted("payload")) results.payload = await payload([ours, n8n])
     for (const runner of runners) stop(runner)
   }
   if (wanted("python")) results.python = await python()
   if (wanted("analyzer")) results.analyzer = await analyzer()
-  if (wanted("spawn") || wanted("throughput")) results.spawn = await spawnLimit()
+  if (wanted("spawn") && results.spawn === undefined) results.spawn = await spawnLimit()
 
   if (results.latency) {
     printTable(
@@ -556,7 +566,11 @@ const main = async () => {
   }
   if (results.spawn) {
     console.log(
-      `\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s`
+      `\n6. spawn limit: node -e 0, ${concurrency} at a time: ${results.spawn.startsPerSecond.toFixed(1)} starts/s${
+        results.spawn.rounds === undefined
+          ? ""
+          : ` (median of one run per throughput round: ${results.spawn.rounds.map((r) => r.toFixed(1)).join(", ")})`
+      }`
     )
   }
 

@@ -19,6 +19,10 @@ const arg = (name, fallback) => {
   return at < 0 ? fallback : process.argv[at + 1]
 }
 const kind = arg("runner", "ours")
+// `--env NAME=value` (repeatable): extra environment for our runner.
+const extraEnv = Object.fromEntries(
+  process.argv.flatMap((a, i) => (a === "--env" ? [process.argv[i + 1].split(/=(.*)/s).slice(0, 2)] : []))
+)
 const reuse = process.argv.includes("--reuse")
 const tasks = Number(arg("tasks", "400"))
 const pauseMs = Number(arg("pause", "20"))
@@ -65,7 +69,8 @@ const runnerEnv = kind === "n8n"
     ...env,
     N8N_RUNNERS_AUTH_TOKEN: token,
     N8N_RUNNERS_TASK_BROKER_URI: url,
-    ...(reuse ? { N8N_RUNNERS_WORKER_REUSE: "100000" } : {})
+    ...(reuse ? { N8N_RUNNERS_WORKER_REUSE: "100000" } : {}),
+    ...extraEnv
   }
 const { child: runner } = await startProcess(
   process.execPath,

@@ -206,6 +206,8 @@ export interface CodeExecutorShape {
     readonly processes: number
     /** Child processes started since the executor started. */
     readonly started: number
+    /** Of those, children started without a warm-up (a task was waiting for them). */
+    readonly startedCold?: number
   }>
   /**
    * The same for Python: the fork server (idle/processes 1 while it runs; `started` counts server

@@ -1,6 +1,6 @@
-import { describe, expect, it, layer } from "@effect/vitest"
+import { afterAll, describe, expect, it, layer } from "@effect/vitest"
 import { Effect, Fiber, Layer } from "effect"
-import { existsSync, mkdirSync, readdirSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { CodeExecutor, defaultExecutorOptions } from "../src/index.js"
@@ -413,6 +413,78 @@ describe("the pool", () => {
       // SIGTERM, then SIGKILL a second later: the looping process is gone, only the warm one is left.
       yield* eventually(Effect.map(stats, (s) => s.idle === 1 && s.processes === 1))
     }).pipe(Effect.provide(CodeExecutor.layer({ ...options, poolSize: 1 }))), 60_000)
+})
+
+// An external package in a folder of its own, as NODE_PATH points the runner at one in n8n's image.
+const externalRoot = join(tmpdir(), `taskrunner-external-${process.pid}`)
+mkdirSync(join(externalRoot, "node_modules", "greeter"), { recursive: true })
+writeFileSync(
+  join(externalRoot, "node_modules", "greeter", "package.json"),
+  JSON.stringify({ name: "greeter", version: "1.0.0", main: "index.js" })
+)
+writeFileSync(
+  join(externalRoot, "node_modules", "greeter", "index.js"),
+  "exports.greet = (name) => `hello ${name}`\n"
+)
+
+describe("external packages", () => {
+  afterAll(() => rmSync(externalRoot, { recursive: true, force: true }))
+  for (const [label, dir] of [["the folder", externalRoot], ["its node_modules", join(externalRoot, "node_modules")]]) {
+    it.live(
+      `an allow-listed package loads from ${label}, in warm and cold children alike`,
+      () =>
+        Effect.gen(function*() {
+          const executor = yield* CodeExecutor
+          const code = "const { greet } = require('greeter')\nreturn [{ json: { said: greet('n8n') } }]"
+          // One child is ready; the second task gets one started for it, cold.
+          const outputs = yield* Effect.all([executor.execute(js(code)), executor.execute(js(code))], {
+            concurrency: "unbounded"
+          })
+          for (const output of outputs) expect(output.result).toEqual([{ json: { said: "hello n8n" } }])
+          expect((yield* executor.stats).startedCold).toBeGreaterThanOrEqual(1)
+          expect((yield* Effect.flip(executor.execute(js("return require('lodash')")))).message).toMatch(
+            /Cannot find module 'lodash'|disallowed/
+          )
+        }).pipe(
+          Effect.provide(
+            CodeExecutor.layer({ ...options, poolSize: 1, allowExternal: ["greeter"], externalModulesDir: dir })
+          )
+        ),
+      60_000
+    )
+  }
+})
+
+describe("warm and cold starts", () => {
+  it.live(
+    "a pool at rest starts warm children; tasks that find none ready get cold ones, which answer the same",
+    () =>
+      Effect.gen(function*() {
+        const executor = yield* CodeExecutor
+        yield* eventually(Effect.map(executor.stats, (s) => s.idle === 2))
+        expect((yield* executor.stats).startedCold).toBe(0)
+        // n8n's globals and a data lookup: what the warm-up would have run first.
+        const code = "return $input.all().map((item) => ({ json: { ...item.json, twice: item.json.n * 2 } }))"
+        const outputs = yield* Effect.all(Array.from({ length: 6 }, () => executor.execute(js(code))), {
+          concurrency: "unbounded"
+        })
+        for (const output of outputs) {
+          expect(output.result).toEqual([{ json: { n: 1, twice: 2 } }, { json: { n: 2, twice: 4 } }])
+        }
+        const after = yield* executor.stats
+        // Two of the six found a ready child; each of the others had one started for it, cold.
+        expect(after.startedCold).toBeGreaterThanOrEqual(4)
+        // Once the burst is over and the pool has been full for a while, it starts warm children again.
+        yield* eventually(Effect.map(executor.stats, (s) => s.idle === 2))
+        yield* Effect.sleep(1100)
+        const settled = yield* executor.stats
+        const first = yield* executor.execute(js("return items"))
+        expect(first.result).toHaveLength(2)
+        yield* eventually(Effect.map(executor.stats, (s) => s.idle === 2 && s.started > settled.started))
+        expect((yield* executor.stats).startedCold).toBe(settled.startedCold)
+      }).pipe(Effect.provide(CodeExecutor.layer(options))),
+    60_000
+  )
 })
 
 describe("the input after the code (the runner fetches it while the child compiles)", () => {

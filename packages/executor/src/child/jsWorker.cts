@@ -253,7 +253,9 @@ interface Allowance {
   readonly external: "*" | ReadonlyArray<string>
 }
 
-const externalDir = process.argv[2] ?? ""
+// Arguments: `warm` or `cold` (see `main`), then the directory of external modules, if any.
+const warm = process.argv[2] !== "cold"
+const externalDir = process.argv[3] ?? ""
 const externalRequire = externalDir === "" ? undefined : createRequire(join(externalDir, "noop.js"))
 
 const membrane = new WeakMap<object, object>()
@@ -865,7 +867,8 @@ const warmUp = async () => {
 
 const main = async () => {
   freezeHost()
-  await warmUp()
+  // A cold child is started for a task that is waiting for it (the pool ran dry): no warm-up.
+  if (warm) await warmUp()
   prepared ??= prepareContext()
   send({ type: "ready" })
   for (;;) await serveOne(true)

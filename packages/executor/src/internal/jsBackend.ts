@@ -181,6 +181,7 @@ export interface Backend {
     readonly busy: number
     readonly processes: number
     readonly started: number
+    readonly startedCold?: number
   }
 }
 
@@ -191,6 +192,9 @@ export interface JsBackend extends Backend {
     done: (outcome: Either.Either<ExecutionOutput, ExecutionError>) => void
   ) => TaskHandle
 }
+
+/** A pool that ran dry this recently is under load: its new children start cold (see `spawnWorker`). */
+const drainedForMs = 1000
 
 /** How long after a task ends the pool starts refilling (see `refillSoon`). */
 const refillDelayMs = 5
@@ -210,10 +214,19 @@ export const makeJsBackend = (
     const usedUids = new Set<number>()
     const busy = new Set<WorkerProcess>()
     let started = 0
+    let startedCold = 0
     let spawning = 0
     let closing = false
+    /** When a task last found no ready child. */
+    let ranDryAt = Number.NEGATIVE_INFINITY
 
-    const spawnWorker = (): WorkerProcess => {
+    /**
+     * `warm`: the child runs a task of its own before saying ready (see `warmUp` in the child), so
+     * the first real task does not pay first-run costs. A child a task is already waiting for, or
+     * one started while none is ready and a task found none lately (the pool is drained faster than
+     * it fills), skips it: it would be taken at once, and the warm-up is CPU the next start needs.
+     */
+    const spawnWorker = (warm: boolean): WorkerProcess => {
       let uid = options.uidBase
       while (usedUids.has(uid)) uid++
       if (sandbox.separateUsers) usedUids.add(uid)
@@ -235,6 +248,7 @@ export const makeJsBackend = (
           `--max-old-space-size=${limits.heapMb}`,
           "--no-warnings",
           script,
+          warm ? "warm" : "cold",
           ...(options.externalModulesDir === undefined ? [] : [options.externalModulesDir])
         ],
         readable,
@@ -243,6 +257,7 @@ export const makeJsBackend = (
       })
       const worker = WorkerProcess.spawn(command, options.maxResultBytes)
       started++
+      if (!warm) startedCold++
       all.add(worker)
       void worker.exited.then(() => {
         all.delete(worker)
@@ -259,10 +274,11 @@ export const makeJsBackend = (
       const returning = [...busy].filter((w) => w.tasksRun + 1 < options.workerReuse).length
       const wanted = options.poolSize - idle.length - spawning - returning
       if (closing || wanted <= 0) return Effect.void
+      const warm = idle.length > 0 || Date.now() - ranDryAt > drainedForMs
       return Effect.forEach(Array.from({ length: wanted }), () =>
         Effect.suspend(() => {
           spawning++
-          const worker = spawnWorker()
+          const worker = spawnWorker(warm)
           return Effect.promise(() => worker.ready.then(() => true, () => false)).pipe(
             Effect.tap((ok) =>
               Effect.sync(() => {
@@ -294,7 +310,8 @@ export const makeJsBackend = (
         if (worker.alive) return got(worker)
       }
       // The pool ran dry (more tasks than warm children): start refilling now.
-      const worker = spawnWorker()
+      ranDryAt = Date.now()
+      const worker = spawnWorker(false)
       runInPool(refill)
       worker.ready.then(() => got(worker), (exit: WorkerExit) => got(startFailed(exit)))
     }
@@ -503,6 +520,6 @@ export const makeJsBackend = (
     return {
       execute,
       start,
-      stats: () => ({ idle: idle.length, busy: busy.size, processes: all.size, started })
+      stats: () => ({ idle: idle.length, busy: busy.size, processes: all.size, started, startedCold })
     }
   })
