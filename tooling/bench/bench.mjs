@@ -7,7 +7,8 @@
 //
 // While optimising (no files are written then): `--only latency,throughput,payload,python,analyzer,spawn`
 // runs some measures; `--skip-fresh` leaves out ours with a fresh process per task; environment
-// `BENCH_LATENCY_TASKS=<n>` sets the latency sample count and `BENCH_VARIANTS='{"name":{"ENV":"value"}}'`
+// `BENCH_LATENCY_TASKS=<n>` sets the latency sample count, `BENCH_BASELINE=<checkout>` adds the (built)
+// runner of another checkout as `baseline` (worker reuse) and `BENCH_VARIANTS='{"name":{"ENV":"value"}}'`
 // adds configurations of ours to the comparison. `tooling/bench/profile.mjs` profiles one runner.
 //
 // What it measures: 1. trivial-task latency one at a time; 2. throughput at saturation (ours with a
@@ -33,10 +34,10 @@ const outDir = join(root, "bench-results")
 const token = "bench-token"
 const concurrency = 4
 const counts = smoke
-  ? { latency: 5, throughputTasks: 8, rounds: 1, payloadItems: 2000, payloadRuns: 1, python: 5, spawn: 4, analyzer: 3 }
+  ? { latency: 5, throughputSeconds: 1, rounds: 1, payloadItems: 2000, payloadRuns: 1, python: 5, spawn: 4, analyzer: 3 }
   : {
     latency: Number(process.env["BENCH_LATENCY_TASKS"] ?? 200),
-    throughputTasks: 120,
+    throughputSeconds: 6,
     rounds: 3,
     payloadItems: 50_000,
     payloadRuns: 3,
@@ -111,7 +112,7 @@ const startRunner = async (kind, env = {}) => {
       "n8n's runner"
     )
     : await start(
-      [join(root, "apps/runner/dist/main.js")],
+      [join(env.BENCH_CHECKOUT ?? root, "apps/runner/dist/main.js")],
       {
         ...common,
         N8N_RUNNERS_AUTH_TOKEN: token,
@@ -268,15 +269,22 @@ const throughput = async (runners) => {
   for (let round = 0; round < counts.rounds; round++) {
     spawnRates.push((await spawnLimit()).startsPerSecond)
     for (const runner of round % 2 === 0 ? runners : [...runners].reverse()) {
-      let next = 0
+      // A fixed time per round, not a fixed count: a count that is a fair sample for a fresh process
+      // per task (10/s) is over in a second with worker reuse (150/s). Tasks finished in the first
+      // second are not counted: the steady state is measured, not a burst served by a full pool.
+      const begin = performance.now()
+      const from = begin + 1000
+      const until = from + counts.throughputSeconds * 1000
+      let counted = 0
       const worker = async () => {
-        while (next < counts.throughputTasks) {
-          next++
+        while (performance.now() < until) {
           await submit(runner.url, trivial)
+          const now = performance.now()
+          if (now >= from && now <= until) counted++
         }
       }
-      const elapsed = await timed(() => Promise.all(Array.from({ length: concurrency }, worker)))
-      rates[runner.name].push(counts.throughputTasks / (elapsed / 1000))
+      await Promise.all(Array.from({ length: concurrency }, worker))
+      rates[runner.name].push(counted / counts.throughputSeconds)
       // Let the runner's pool refill before the next one is measured.
       await new Promise((resolve) => setTimeout(resolve, 1000))
     }
@@ -486,6 +494,13 @@ const main = async () => {
     const n8n = { name: "n8n", ...(await startRunner("n8n")) }
     // `--skip-fresh` leaves out ours with a fresh process per task (while optimising the rest).
     const runners = process.argv.includes("--skip-fresh") ? [reuse, n8n] : [ours, reuse, n8n]
+    const baseline = process.env["BENCH_BASELINE"]
+    if (baseline !== undefined) {
+      runners.push({
+        name: "baseline",
+        ...(await startRunner("ours", { N8N_RUNNERS_WORKER_REUSE: "1000", BENCH_CHECKOUT: baseline }))
+      })
+    }
     for (const [name, env] of Object.entries(JSON.parse(process.env["BENCH_VARIANTS"] ?? "{}"))) {
       runners.push({ name, ...(await startRunner("ours", env)) })
     }

@@ -4,6 +4,7 @@ import { CodeExecutor } from "@taskrunner/executor"
 import { CloseCode, MessageCodec, Offers, RejectionReason, scanJson, TimedOut } from "@taskrunner/protocol"
 import type { BrokerMessage, DataRequest, RunnerMessage, TaskResultData } from "@taskrunner/protocol"
 import {
+  Cause,
   Context,
   Data,
   Deferred,
@@ -12,8 +13,12 @@ import {
   Either,
   Fiber,
   FiberHandle,
+  FiberRef,
+  FiberRefs,
   FiberSet,
+  HashMap,
   Layer,
+  LogLevel,
   Option,
   Redacted,
   Schedule
@@ -27,6 +32,30 @@ import { errorPayload, runPython, startJavaScript, TaskFailed } from "./TaskExec
 import type { TaskAnswer, TaskLabels } from "./TaskExecution.js"
 
 /** Why the runner wants the process to end, and how. */
+
+/**
+ * Logs at once, from plain code, through the loggers and level of the fiber that called this (the
+ * runner's): the line every task writes (its audit line) without starting a fiber for it, which
+ * cost a task ~0.4 ms of CPU in the profile.
+ */
+const syncLogger = Effect.gen(function*() {
+  const refs = (yield* Effect.runtime<never>()).fiberRefs
+  const fiberId = yield* Effect.fiberId
+  const minimum = FiberRefs.getOrDefault(refs, FiberRef.currentMinimumLogLevel)
+  const loggers = FiberRefs.getOrDefault(refs, FiberRef.currentLoggers)
+  const inherited = FiberRefs.getOrDefault(refs, FiberRef.currentLogAnnotations)
+  const spans = FiberRefs.getOrDefault(refs, FiberRef.currentLogSpan)
+  return (logLevel: LogLevel.LogLevel, message: string, annotations: Readonly<Record<string, unknown>>) => {
+    if (LogLevel.greaterThan(minimum, logLevel)) return
+    let all = inherited
+    for (const [key, value] of Object.entries(annotations)) all = HashMap.set(all, key, value)
+    const date = new Date()
+    for (const logger of loggers) {
+      logger.log({ fiberId, logLevel, message, cause: Cause.empty, context: refs, spans, annotations: all, date })
+    }
+  }
+})
+
 export interface StopRequest {
   readonly code: number
   readonly reason: string
@@ -185,6 +214,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
       const metrics = yield* Metrics
       const exitCode = yield* ExitCode
       const fork = yield* FiberSet.makeRuntime<never>()
+      const logNow = yield* syncLogger
 
       const available = executor.languages
       const taskTypes = config.taskTypes ?? available
@@ -316,12 +346,12 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
         if (kind === "timeout") timeouts({ type: task.taskType })
         if (kind === "oom") ooms({ type: task.taskType })
         const { nodeId, nodeName, workflowId, workflowName } = task.labels
-        fork(
-          Effect.logInfo(
-            `Completed task ${task.taskId} in ${Math.round(seconds * 1000)} ms (${resultBytes} bytes) for node "${
-              nodeName ?? "Unknown"
-            }" (${nodeId ?? "Unknown"}) in workflow "${workflowName ?? "Unknown"}" (${workflowId ?? "Unknown"})`
-          ).pipe(Effect.annotateLogs({
+        logNow(
+          LogLevel.Info,
+          `Completed task ${task.taskId} in ${Math.round(seconds * 1000)} ms (${resultBytes} bytes) for node "${
+            nodeName ?? "Unknown"
+          }" (${nodeId ?? "Unknown"}) in workflow "${workflowName ?? "Unknown"}" (${workflowId ?? "Unknown"})`,
+          {
             audit: "task",
             taskId: task.taskId,
             taskType: task.taskType,
@@ -332,7 +362,7 @@ export class TaskRunner extends Context.Tag("@taskrunner/runner/TaskRunner")<Tas
             nodeId: nodeId ?? "Unknown",
             workflowName: workflowName ?? "Unknown",
             workflowId: workflowId ?? "Unknown"
-          }))
+          }
         )
         sendOffers()
         restartIdleTimer()
