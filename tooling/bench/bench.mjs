@@ -34,7 +34,16 @@ const outDir = join(root, "bench-results")
 const token = "bench-token"
 const concurrency = 4
 const counts = smoke
-  ? { latency: 5, throughputSeconds: 1, rounds: 1, payloadItems: 2000, payloadRuns: 1, python: 5, spawn: 4, analyzer: 3 }
+  ? {
+    latency: 5,
+    throughputSeconds: 1,
+    rounds: 1,
+    payloadItems: 2000,
+    payloadRuns: 1,
+    python: 5,
+    spawn: 4,
+    analyzer: 3
+  }
   : {
     latency: Number(process.env["BENCH_LATENCY_TASKS"] ?? 200),
     throughputSeconds: 6,

@@ -195,6 +195,28 @@ layer(CodeExecutor.layer(options), { timeout: 60_000 })("errors", (it) => {
       expect(error._tag === "RuntimeError" && error.stack).not.toMatch(/jsWorker|node:internal/)
     }))
 
+  it.effect("a stack the code reads shows its own frames and built-ins, not the child's script or Node's internals", () =>
+    Effect.gen(function*() {
+      const { result } = yield* run(js(
+        "function f() { try { null.x } catch (e) { return e.stack } }\n" +
+          "const timer = await new Promise((resolve) => setTimeout(() => resolve(f()), 1))\n" +
+          "const mapped = [1].map(() => new Error('in map').stack)[0]\n" +
+          "try { Error.prepareStackTrace = () => 'mine' } catch {}\nconst swapped = new Error('after').stack\n" +
+          "return [{ json: { timer, mapped, top: new Error('top').stack, swapped } }]"
+      ))
+      const { mapped, swapped, timer, top } = (result as Array<{ json: Record<string, string> }>)[0]!.json
+      // Lines are the wrapper's (one more than the user's), as in the error the runner reports.
+      expect(timer).toMatch(
+        /^TypeError: Cannot read properties of null \(reading 'x'\)\n {4}at f \(code\.js:2:\d+\)\n {4}at code\.js:3:\d+$/
+      )
+      expect(mapped).toMatch(
+        /^Error: in map\n {4}at code\.js:4:\d+\n {4}at Array\.map \(<anonymous>\)\n {4}at VmCodeWrapper \(code\.js:4:\d+\)$/
+      )
+      expect(top).toMatch(/^Error: top\n {4}at VmCodeWrapper \(code\.js:7:\d+\)$/)
+      // The hook cannot be swapped (Error is frozen; the code is sloppy, so the write fails silently).
+      expect(swapped).toMatch(/^Error: after\n {4}at VmCodeWrapper \(code\.js:6:\d+\)$/)
+    }))
+
   it.effect("a plain Error has a null description; per item, the line (n8n 2.41's runner does not name the item)", () =>
     Effect.gen(function*() {
       expect(yield* fail(js("throw new Error('plain')"))).toMatchObject({

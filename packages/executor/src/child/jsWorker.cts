@@ -362,6 +362,19 @@ const preludeSource = `(function prelude(host) {
   define("setImmediate", (callback, ...args) => host.timer("setImmediate", () => callback(...args), 0));
   for (const name of ["clearTimeout", "clearInterval", "clearImmediate"]) define(name, (id) => host.clearTimer(id));
   for (const [name, value] of Object.entries(host.values)) define(name, value);
+  // A stack the task reads shows its own frames (code.js) and the built-ins between them, never
+  // this process's: its script's path and function names are none of the task's business. Node
+  // asks the context's Error for this hook; Error is frozen below, so the task cannot swap it.
+  const errorText = Error.prototype.toString;
+  Error.prepareStackTrace = (error, frames) => {
+    let text;
+    try { text = Reflect.apply(errorText, error, []); } catch { text = "Error"; }
+    for (const frame of frames) {
+      const file = frame.getFileName();
+      if (file === "code.js" || file === undefined || file === null) text += "\\n    at " + frame.toString();
+    }
+    return text;
+  };
   // Built-in constructors cannot be changed (Error.prepareStackTrace and friends).
   for (const name of Object.getOwnPropertyNames(g)) {
     const value = Object.getOwnPropertyDescriptor(g, name).value;
