@@ -31,8 +31,6 @@ import { RunnerConfig } from "./RunnerConfig.js"
 import { errorPayload, runPython, startJavaScript, TaskFailed } from "./TaskExecution.js"
 import type { TaskAnswer, TaskLabels } from "./TaskExecution.js"
 
-/** Why the runner wants the process to end, and how. */
-
 /**
  * Logs at once, from plain code, through the loggers and level of the fiber that called this (the
  * runner's): the line every task writes (its audit line) without starting a fiber for it, which
@@ -56,6 +54,7 @@ const syncLogger = Effect.gen(function*() {
   }
 })
 
+/** Why the runner wants the process to end, and how. */
 export interface StopRequest {
   readonly code: number
   readonly reason: string

@@ -1,40 +1,59 @@
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
+import { createServer as createHttpServer } from "node:http"
+import type { Server as HttpServer } from "node:http"
 import { createServer } from "node:net"
+import { WebSocketServer } from "ws"
+import type { WebSocket } from "ws"
 
 const runnerMain = new URL("../dist/main.js", import.meta.url).pathname
 const brokerMain = new URL("../node_modules/@taskrunner/mock-broker/dist/main.js", import.meta.url).pathname
 
 export const authToken = "e2e-auth-token"
 
-/** A process the test started, with its output and a way to wait for a line. */
+/**
+ * A process a test started, with its output (the last 2 MB) and a way to wait for a line. The
+ * security suite (tooling/security) starts its processes with this harness too.
+ */
 export class Started {
   output = ""
   readonly exited: Promise<number | null>
 
   constructor(readonly child: ChildProcess) {
-    child.stdout?.on("data", (d) => (this.output += String(d)))
-    child.stderr?.on("data", (d) => (this.output += String(d)))
+    child.stdout?.on("data", (d) => (this.output = (this.output + String(d)).slice(-2_000_000)))
+    child.stderr?.on("data", (d) => (this.output = (this.output + String(d)).slice(-2_000_000)))
     this.exited = new Promise((resolve) => child.on("close", (code) => resolve(code)))
   }
 
-  /** Waits until the output matches, failing (with the output) after `timeoutMs`. */
-  async waitFor(pattern: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  get pid(): number {
+    return this.child.pid!
+  }
+
+  get alive(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Waits until the output from `from` on matches, failing (with the output's tail) after `timeoutMs`. */
+  async waitFor(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
-      const match = pattern.exec(this.output)
+      const match = pattern.exec(this.output.slice(from))
       if (match) return match
-      if (Date.now() > deadline) throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output}`)
-      await new Promise((resolve) => setTimeout(resolve, 25))
+      if (Date.now() > deadline) {
+        throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output.slice(-4000)}`)
+      }
+      await sleep(25)
     }
   }
 
   /** Sends a signal and waits for the exit code. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+    if (this.alive) this.child.kill(signal)
     return this.exited
   }
 }
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 const running: Array<Started> = []
 
@@ -115,7 +134,10 @@ export interface RunnerInfo {
   readonly runningTasks: number
 }
 
-/** Waits until `count` runners are registered with offers open. */
+export const runners = async (broker: { url: string }): Promise<ReadonlyArray<RunnerInfo>> =>
+  (await (await fetch(`${broker.url}/api/runners`)).json()) as Array<RunnerInfo>
+
+/** Waits until `count` runners are registered with offers open (a broker restarting counts as none). */
 export const runnersReady = async (
   broker: { url: string },
   count = 1,
@@ -123,10 +145,10 @@ export const runnersReady = async (
 ): Promise<ReadonlyArray<RunnerInfo>> => {
   const deadline = Date.now() + timeoutMs
   for (;;) {
-    const list = (await (await fetch(`${broker.url}/api/runners`)).json()) as Array<RunnerInfo>
+    const list = await runners(broker).catch(() => [])
     if (list.filter((r) => r.openOffers > 0).length >= count) return list
     if (Date.now() > deadline) throw new Error(`fewer than ${count} runner(s) ready: ${JSON.stringify(list)}`)
-    await new Promise((resolve) => setTimeout(resolve, 50))
+    await sleep(50)
   }
 }
 
@@ -152,7 +174,90 @@ export const untilRunning = async (broker: { url: string }, id: string) => {
   for (let i = 0; i < 400; i++) {
     const list = (await (await fetch(`${broker.url}/api/tasks`)).json()) as Array<{ id: string; status: string }>
     if (list.some((t) => t.id === id && t.status === "running")) return
-    await new Promise((resolve) => setTimeout(resolve, 25))
+    await sleep(25)
   }
   throw new Error(`task ${id} never ran`)
 }
+
+/**
+ * A broker scripted by a test, to drive a real runner over a real WebSocket message by message
+ * (and send what a real broker never would): it hands out a grant token, asks for `runner:info`,
+ * and keeps what the runner sends in `inbox` until a test takes it.
+ */
+export class ScriptedBroker {
+  readonly inbox: Array<Record<string, unknown>> = []
+  /** When each message arrived (offers expire `validFor` ms after). */
+  readonly arrived = new WeakMap<object, number>()
+  #socket: WebSocket | undefined
+
+  private constructor(readonly server: HttpServer, readonly url: string) {}
+
+  static async start(): Promise<ScriptedBroker> {
+    const wss = new WebSocketServer({ noServer: true })
+    const server = createHttpServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" })
+      res.end(JSON.stringify({ data: { token: "a".repeat(64) } }))
+    })
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
+    const broker = new ScriptedBroker(server, `http://127.0.0.1:${(server.address() as { port: number }).port}`)
+    server.on("upgrade", (req, s, head) =>
+      wss.handleUpgrade(req, s, head, (ws) => {
+        broker.#socket = ws
+        ws.on("message", (data) => {
+          const message = JSON.parse(String(data)) as Record<string, unknown>
+          broker.arrived.set(message, Date.now())
+          broker.inbox.push(message)
+        })
+        ws.send(JSON.stringify({ type: "broker:inforequest" }))
+      }))
+    return broker
+  }
+
+  /** The runner's connection (once it connected). */
+  get socket(): WebSocket {
+    if (this.#socket === undefined) throw new Error("no runner has connected")
+    return this.#socket
+  }
+
+  /** Sends a message (as JSON) or a raw frame. */
+  send(message: Record<string, unknown> | string | Buffer): void {
+    this.socket.send(typeof message === "string" || Buffer.isBuffer(message) ? message : JSON.stringify(message))
+  }
+
+  /** Takes the first message that matches from the inbox, waiting for it up to `timeoutMs`. */
+  async take(
+    match: (m: Record<string, unknown>) => boolean,
+    what = "the message",
+    timeoutMs = 20_000
+  ): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const index = this.inbox.findIndex(match)
+      if (index >= 0) return this.inbox.splice(index, 1)[0]!
+      if (Date.now() > deadline) {
+        throw new Error(
+          `no ${what} within ${timeoutMs} ms; inbox: ${JSON.stringify(this.inbox.map((m) => m["type"]))}`
+        )
+      }
+      await sleep(5)
+    }
+  }
+
+  close(): void {
+    this.#socket?.terminate()
+    this.server.close()
+  }
+}
+
+/** A `broker:taskdataresponse` payload with `items` as the task's input (for a scripted broker). */
+export const dataResponse = (items: ReadonlyArray<unknown>) => ({
+  workflow: { id: "w", name: "W", active: false, connections: {}, nodes: [] },
+  inputData: { main: [items] },
+  connectionInputSource: null,
+  node: { id: "n", name: "Code", type: "n8n-nodes-base.code", typeVersion: 2, parameters: {} },
+  runExecutionData: { resultData: { runData: {} } },
+  runIndex: 0,
+  itemIndex: 0,
+  activeNodeName: "Code",
+  mode: "manual"
+})

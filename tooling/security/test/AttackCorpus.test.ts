@@ -103,45 +103,32 @@ describe("the corpus is big enough and well formed", () => {
   })
 })
 
-describe.concurrent("JavaScript attacks, analyser on", () => {
-  for (const attack of attackJavaScript) {
-    it(`${attack.id} (${attack.family}): ${attack.expected === "runtime" ? attack.runtime : "rejected"}`, () =>
-      assertCase(
-        withAnalyzer,
-        runnerOn,
-        "javascript",
-        attack.code,
-        attack.expected === "runtime" ? acceptable(attack.runtime) : ["rejected", "blocked"]
-      ))
-  }
-})
+for (
+  const [language, label, attacks] of [
+    ["javascript", "JavaScript", attackJavaScript],
+    ["python", "Python", attackPython]
+  ] as const
+) {
+  describe.concurrent(`${label} attacks, analyser on`, () => {
+    for (const attack of attacks) {
+      it(`${attack.id} (${attack.family}): ${attack.expected === "runtime" ? attack.runtime : "rejected"}`, () =>
+        assertCase(
+          withAnalyzer,
+          runnerOn,
+          language,
+          attack.code,
+          attack.expected === "runtime" ? acceptable(attack.runtime) : ["rejected", "blocked"]
+        ))
+    }
+  })
 
-describe.concurrent("JavaScript attacks, analyser off: the jail alone holds", () => {
-  for (const attack of attackJavaScript) {
-    it(`${attack.id} (${attack.family}): ${attack.runtime}`, () =>
-      assertCase(withoutAnalyzer, runnerOff, "javascript", attack.code, acceptable(attack.runtime)))
-  }
-})
-
-describe.concurrent("Python attacks, analyser on", () => {
-  for (const attack of attackPython) {
-    it(`${attack.id} (${attack.family}): ${attack.expected === "runtime" ? attack.runtime : "rejected"}`, () =>
-      assertCase(
-        withAnalyzer,
-        runnerOn,
-        "python",
-        attack.code,
-        attack.expected === "runtime" ? acceptable(attack.runtime) : ["rejected", "blocked"]
-      ))
-  }
-})
-
-describe.concurrent("Python attacks, analyser off: the jail alone holds", () => {
-  for (const attack of attackPython) {
-    it(`${attack.id} (${attack.family}): ${attack.runtime}`, () =>
-      assertCase(withoutAnalyzer, runnerOff, "python", attack.code, acceptable(attack.runtime)))
-  }
-})
+  describe.concurrent(`${label} attacks, analyser off: the jail alone holds`, () => {
+    for (const attack of attacks) {
+      it(`${attack.id} (${attack.family}): ${attack.runtime}`, () =>
+        assertCase(withoutAnalyzer, runnerOff, language, attack.code, acceptable(attack.runtime)))
+    }
+  })
+}
 
 describe("after the attacks", () => {
   it("no canary was touched and both runners still serve ordinary tasks", async () => {

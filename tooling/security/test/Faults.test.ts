@@ -1,8 +1,5 @@
 import { afterAll, afterEach, describe, expect, it } from "@effect/vitest"
 import { readFileSync } from "node:fs"
-import { createServer } from "node:http"
-import { WebSocketServer } from "ws"
-import type { WebSocket } from "ws"
 import {
   cleanup,
   commandOf,
@@ -10,6 +7,7 @@ import {
   freePort,
   runners,
   runnersReady,
+  ScriptedBroker,
   sleep,
   startBroker,
   startRunner,
@@ -188,55 +186,34 @@ describe("a broker that stops reading (backpressure)", () => {
   it("the runner holds on without dying; when the broker reads again every answer arrives", async () => {
     // A scripted broker over a real WebSocket that pauses its socket while tasks with large
     // answers run, then reads everything.
-    const wss = new WebSocketServer({ noServer: true })
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { "content-type": "application/json" })
-      res.end(JSON.stringify({ data: { token: "b".repeat(64) } }))
-    })
-    const inbox: Array<Record<string, unknown>> = []
-    let socket: WebSocket | undefined
-    server.on("upgrade", (req, s, head) =>
-      wss.handleUpgrade(req, s, head, (ws) => {
-        socket = ws
-        ws.on("message", (data) => inbox.push(JSON.parse(String(data)) as Record<string, unknown>))
-        ws.send(JSON.stringify({ type: "broker:inforequest" }))
-      }))
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-    const runner = startRunner({ url }, { N8N_RUNNERS_MAX_CONCURRENCY: "4", N8N_RUNNERS_TASK_TYPES: "javascript" })
-    const take = async (match: (m: Record<string, unknown>) => boolean) => {
-      for (let i = 0; i < 2000; i++) {
-        const index = inbox.findIndex(match)
-        if (index >= 0) return inbox.splice(index, 1)[0]!
-        await sleep(10)
-      }
-      throw new Error(`not received; inbox ${JSON.stringify(inbox.map((m) => m["type"]))}`)
-    }
+    const broker = await ScriptedBroker.start()
+    const runner = startRunner(broker, { N8N_RUNNERS_MAX_CONCURRENCY: "4", N8N_RUNNERS_TASK_TYPES: "javascript" })
+    const take = (match: (m: Record<string, unknown>) => boolean) => broker.take(match)
     await take((m) => m["type"] === "runner:info")
-    socket!.send(JSON.stringify({ type: "broker:runnerregistered" }))
+    broker.send({ type: "broker:runnerregistered" })
     // Four tasks, each answering 8 MB, started while the broker still reads.
     const ids = ["bp-1", "bp-2", "bp-3", "bp-4"]
     for (const taskId of ids) {
       const offer = await take((m) => m["type"] === "runner:taskoffer")
-      socket!.send(JSON.stringify({ type: "broker:taskofferaccept", taskId, offerId: offer["offerId"] }))
+      broker.send({ type: "broker:taskofferaccept", taskId, offerId: offer["offerId"] })
       await take((m) => m["type"] === "runner:taskaccepted" && m["taskId"] === taskId)
-      socket!.send(JSON.stringify({
+      broker.send({
         type: "broker:tasksettings",
         taskId,
         settings: { code: "return [{ json: { s: 'x'.repeat(8 * 1024 * 1024) } }]", nodeMode: "runCode" }
-      }))
+      })
     } // Stop reading: the runner's answers pile up in its socket and then in its memory.
 
-    ;(socket as unknown as { _socket: { pause: () => void; resume: () => void } })._socket.pause()
+    ;(broker.socket as unknown as { _socket: { pause: () => void; resume: () => void } })._socket.pause()
     await sleep(4000)
     expect(runner.alive, runner.output.slice(-2000)).toBe(true)
-    ;(socket as unknown as { _socket: { pause: () => void; resume: () => void } })._socket.resume()
+    ;(broker.socket as unknown as { _socket: { pause: () => void; resume: () => void } })._socket.resume()
     for (const taskId of ids) {
       const done = await take((m) => m["taskId"] === taskId && m["type"] === "runner:taskdone")
       expect(JSON.stringify((done["data"] as { result: unknown }).result).length).toBeGreaterThan(8 * 1024 * 1024)
     }
     expect(runner.alive).toBe(true)
-    server.close()
+    broker.close()
   })
 })
 

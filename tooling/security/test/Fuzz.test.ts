@@ -4,11 +4,9 @@ import { attackJavaScript, attackPython, benignJavaScript, benignPython } from "
 import { wrapJavaScript } from "@taskrunner/protocol"
 import { FastCheck as fc } from "effect"
 import { execFileSync } from "node:child_process"
-import { createServer } from "node:http"
-import type { Server } from "node:http"
 import { Script } from "node:vm"
-import { WebSocket, WebSocketServer } from "ws"
-import { cleanup, sleep, startRunner } from "./harness.js"
+import { WebSocket } from "ws"
+import { cleanup, dataResponse, ScriptedBroker, startRunner } from "./harness.js"
 import type { Started } from "./harness.js"
 
 /**
@@ -20,51 +18,22 @@ import type { Started } from "./harness.js"
 // ---------------------------------------------------------------------------------------------
 // A broker scripted by the test, speaking to a real runner over a real WebSocket.
 
-let server: Server
+let broker: ScriptedBroker
 let runner: Started
-let socket: WebSocket
-const inbox: Array<Record<string, unknown>> = []
-/** When each message arrived (offers expire `validFor` ms after). */
-const arrived = new WeakMap<object, number>()
 
-const next = async (
-  match: (m: Record<string, unknown>) => boolean,
-  what: string,
-  timeoutMs = 20_000
-): Promise<Record<string, unknown>> => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const index = inbox.findIndex(match)
-    if (index >= 0) return inbox.splice(index, 1)[0]!
-    if (Date.now() > deadline) {
-      throw new Error(`no ${what} within ${timeoutMs} ms; inbox: ${JSON.stringify(inbox.map((m) => m["type"]))}`)
-    }
-    await sleep(5)
-  }
-}
+const next = (match: (m: Record<string, unknown>) => boolean, what: string, timeoutMs = 20_000) =>
+  broker.take(match, what, timeoutMs)
 const ofType = (type: string, taskId?: string) => (m: Record<string, unknown>) =>
   m["type"] === type && (taskId === undefined || m["taskId"] === taskId)
 
-const send = (frame: string | Buffer) => socket.send(frame)
-const sendJson = (message: Record<string, unknown>) => send(JSON.stringify(message))
-
-const dataResponse = (items: ReadonlyArray<unknown>) => ({
-  workflow: { id: "w", name: "W", active: false, connections: {}, nodes: [] },
-  inputData: { main: [items] },
-  connectionInputSource: null,
-  node: { id: "n", name: "Code", type: "n8n-nodes-base.code", typeVersion: 2, parameters: {} },
-  runExecutionData: { resultData: { runData: {} } },
-  runIndex: 0,
-  itemIndex: 0,
-  activeNodeName: "Code",
-  mode: "manual"
-})
+const send = (frame: string | Buffer) => broker.send(frame)
+const sendJson = (message: Record<string, unknown>) => broker.send(message)
 
 let taskCounter = 0
 
 /** An offer the runner still honours (a second of margin). */
 const live = (m: Record<string, unknown>) =>
-  m["type"] === "runner:taskoffer" && Date.now() - (arrived.get(m) ?? 0) < Number(m["validFor"]) - 1000
+  m["type"] === "runner:taskoffer" && Date.now() - (broker.arrived.get(m) ?? 0) < Number(m["validFor"]) - 1000
 
 /**
  * Runs one task the way a broker does (offer -> accept -> settings -> data -> answer) and
@@ -73,8 +42,8 @@ const live = (m: Record<string, unknown>) =>
 const runTask = async (settings: Record<string, unknown>, items: ReadonlyArray<unknown> = [{ json: { n: 1 } }]) => {
   const taskId = `task-${++taskCounter}`
   // The oldest offer that has not expired (expired ones are dropped, as a broker would).
-  for (const stale of inbox.filter((m) => ofType("runner:taskoffer")(m) && !live(m))) {
-    inbox.splice(inbox.indexOf(stale), 1)
+  for (const stale of broker.inbox.filter((m) => ofType("runner:taskoffer")(m) && !live(m))) {
+    broker.inbox.splice(broker.inbox.indexOf(stale), 1)
   }
   const offer = await next(live, "a live offer")
   sendJson({ type: "broker:taskofferaccept", taskId, offerId: offer["offerId"] })
@@ -121,24 +90,8 @@ const ordinaryTaskWorks = async () => {
 }
 
 beforeAll(async () => {
-  const wss = new WebSocketServer({ noServer: true })
-  server = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "application/json" })
-    res.end(JSON.stringify({ data: { token: "a".repeat(64) } }))
-  })
-  server.on("upgrade", (req, s, head) =>
-    wss.handleUpgrade(req, s, head, (ws) => {
-      socket = ws
-      ws.on("message", (data) => {
-        const message = JSON.parse(String(data)) as Record<string, unknown>
-        arrived.set(message, Date.now())
-        inbox.push(message)
-      })
-      ws.send(JSON.stringify({ type: "broker:inforequest" }))
-    }))
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
-  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  runner = startRunner({ url }, {
+  broker = await ScriptedBroker.start()
+  runner = startRunner(broker, {
     N8N_RUNNERS_MAX_CONCURRENCY: "3",
     N8N_RUNNERS_TASK_TYPES: "javascript",
     N8N_RUNNERS_TASK_TIMEOUT: "5",
@@ -151,7 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await cleanup()
-  server.close()
+  broker.close()
 })
 
 // ---------------------------------------------------------------------------------------------
@@ -224,7 +177,7 @@ describe("random and damaged broker frames into a live runner", () => {
         sendJson({ type: "broker:inforequest" })
         await next(ofType("runner:info"), "runner:info after the frames")
         expect(runner.alive, runner.output.slice(-2000)).toBe(true)
-        expect(socket.readyState).toBe(WebSocket.OPEN)
+        expect(broker.socket.readyState).toBe(WebSocket.OPEN)
       }),
       { numRuns: 200 }
     )

@@ -1,5 +1,3 @@
-import { spawn } from "node:child_process"
-import type { ChildProcess } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import {
   chmodSync,
@@ -15,149 +13,36 @@ import { createServer } from "node:net"
 import type { Server } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import * as e2e from "../node_modules/@taskrunner/runner/test/harness.js"
 
 /**
  * Real processes for the security and reliability suite: the built mock broker and runner, and
  * the canaries a runner is started with. Nothing here is mocked: tasks go through the broker's
- * task API, over WebSockets, into jailed children.
+ * task API, over WebSockets, into jailed children. The runner's end-to-end harness starts and
+ * watches the processes; this file adds the suite's own: timeouts for a loaded machine, /proc
+ * readings and the canaries.
  */
 
-const runnerMain = new URL("../node_modules/@taskrunner/runner/dist/main.js", import.meta.url).pathname
-const brokerMain = new URL("../node_modules/@taskrunner/mock-broker/dist/main.js", import.meta.url).pathname
-
-export const authToken = "security-suite-token"
-
-/** A process the suite started, with its output. */
-export class Started {
-  output = ""
-  readonly exited: Promise<number | null>
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on("data", (d) => (this.output = (this.output + String(d)).slice(-2_000_000)))
-    child.stderr?.on("data", (d) => (this.output = (this.output + String(d)).slice(-2_000_000)))
-    this.exited = new Promise((resolve) => child.on("close", (code) => resolve(code)))
-  }
-
-  get pid(): number {
-    return this.child.pid!
-  }
-
-  get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null
-  }
-
-  /** Waits until the output matches, failing (with the output's tail) after `timeoutMs`. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000, from = 0): Promise<RegExpExecArray> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const match = pattern.exec(this.output.slice(from))
-      if (match) return match
-      if (Date.now() > deadline) {
-        throw new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${this.output.slice(-4000)}`)
-      }
-      await sleep(25)
-    }
-  }
-
-  /** Sends a signal and waits for the exit code. */
-  async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<number | null> {
-    if (this.alive) this.child.kill(signal)
-    return this.exited
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-const running: Array<Started> = []
-
-/** Kills everything the suite started (afterAll). */
-export const cleanup = async () => {
-  await Promise.all(running.splice(0).map((p) => p.stop("SIGKILL")))
-}
-
-const start = (main: string, args: ReadonlyArray<string>, env: Record<string, string>) => {
-  const started = new Started(
-    spawn(process.execPath, [main, ...args], {
-      env: { PATH: process.env["PATH"] ?? "", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-  )
-  running.push(started)
-  return started
-}
-
-/** A free TCP port on 127.0.0.1 (to restart a broker on the same address). */
-export const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-
-export interface Broker extends Started {
-  url: string
-}
-
-/** The mock broker (a real process), listening. */
-export const startBroker = async (env: Record<string, string> = {}, port = 0): Promise<Broker> => {
-  const started = start(brokerMain, ["--port", String(port)], {
-    N8N_RUNNERS_AUTH_TOKEN: authToken,
-    N8N_RUNNERS_MOCK_RATE_LIMIT: "0",
-    ...env
-  }) as Broker
-  started.url = (await started.waitFor(/Mock broker listening on (http:\/\/[\d.:]+)/))[1]!
-  return started
-}
+export {
+  authToken,
+  cleanup,
+  dataResponse,
+  freePort,
+  runners,
+  ScriptedBroker,
+  sleep,
+  startBroker,
+  Started,
+  submit
+} from "../node_modules/@taskrunner/runner/test/harness.js"
+export type { Broker, Outcome, RunnerInfo } from "../node_modules/@taskrunner/runner/test/harness.js"
 
 /** The runner (a real process) against `broker`. */
-export const startRunner = (broker: { url: string }, env: Record<string, string> = {}) =>
-  start(runnerMain, [], {
-    N8N_RUNNERS_AUTH_TOKEN: authToken,
-    N8N_RUNNERS_TASK_BROKER_URI: broker.url,
-    N8N_RUNNERS_RECONNECT_INTERVAL: "0.5",
-    ...env
-  })
+export const startRunner = (broker: { url: string }, env: Record<string, string> = {}) => e2e.startRunner(broker, env)
 
-export interface RunnerInfo {
-  readonly id: string
-  readonly name: string
-  readonly types: ReadonlyArray<string>
-  readonly openOffers: number
-  readonly runningTasks: number
-}
-
-export const runners = async (broker: { url: string }): Promise<ReadonlyArray<RunnerInfo>> =>
-  (await (await fetch(`${broker.url}/api/runners`)).json()) as Array<RunnerInfo>
-
-/** Waits until `count` runners are registered with offers open. */
-export const runnersReady = async (broker: { url: string }, count = 1, timeoutMs = 60_000) => {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const list = await runners(broker).catch(() => [])
-    if (list.filter((r) => r.openOffers > 0).length >= count) return list
-    if (Date.now() > deadline) throw new Error(`fewer than ${count} runner(s) ready: ${JSON.stringify(list)}`)
-    await sleep(50)
-  }
-}
-
-export interface Outcome {
-  readonly id: string
-  readonly taskId: string | null
-  readonly runnerId: string | null
-  readonly status: "success" | "error"
-  readonly result?: unknown
-  readonly error?: Record<string, unknown>
-  readonly logs: ReadonlyArray<ReadonlyArray<unknown>>
-}
-
-/** Submits a task through the broker's task API and waits for its outcome. */
-export const submit = async (broker: { url: string }, body: Record<string, unknown>): Promise<Outcome> => {
-  const res = await fetch(`${broker.url}/api/tasks`, { method: "POST", body: JSON.stringify(body) })
-  if (res.status !== 200) throw new Error(`submit answered ${res.status}: ${await res.text()}`)
-  return (await res.json()) as Outcome
-}
+/** Waits until `count` runners are registered with offers open (60 s: the suite loads the machine). */
+export const runnersReady = (broker: { url: string }, count = 1, timeoutMs = 60_000) =>
+  e2e.runnersReady(broker, count, timeoutMs)
 
 // ---------------------------------------------------------------------------------------------
 // Processes and descriptors, from /proc
